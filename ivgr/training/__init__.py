@@ -1,0 +1,35 @@
+"""Dual-stream GRPO training on TRL (and cold-start SFT).
+
+    from ivgr.training.config import load_config
+    from ivgr.training.train import train      # the module `train` holds the function `train`
+    cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2", "output_dir=runs/t"])
+    result = train(cfg, resolved=resolved)     # TrainResult(checkpoint, history, archive, global_step)
+
+Attributes load lazily (PEP 562) so `import ivgr.training` does not import torch or trl.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IvgrTrainConfig": "ivgr.training.config",
+    "load_config": "ivgr.training.config",
+    "config_from_dict": "ivgr.training.config",
+    "PairedStreamSampler": "ivgr.training.sampler",
+    "StreamIndex": "ivgr.training.sampler",
+    "check_alignment": "ivgr.training.sampler",
+    "build_rows": "ivgr.training.rows",
+    "IvgrGRPOTrainer": "ivgr.training.trainer",
+    "find_resumable_checkpoint": "ivgr.training.trainer",
+    "TrainResult": "ivgr.training.train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'ivgr.training' has no attribute {name!r}")

@@ -1,0 +1,60 @@
+"""`ivgr sft`: cold-start supervised fine-tuning from a YAML recipe. Heavy imports happen inside."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+HELP = """Cold-start SFT (paper.md §2.7): teach a VLM both formats, grounded CoT with <box>\\[x1,y1,x2,y2]</box> and textual CoT, before RL.
+
+Reads SFT JSONL (one {"sample_id", "stream", "image", "prompt", "completion"} a line, written by `ivgr data sft-build` or the synthetic world), trains on completion tokens only, and saves OUTPUT_DIR/final: model, processor, sft_config.yaml and ivgr_run.json, loadable by `ivgr infer` and usable as model_name_or_path of `ivgr train`. TensorBoard logs go to OUTPUT_DIR/runs.
+
+Overrides after the recipe: key=value or --key value (`ivgr sft --help-config` lists every key).
+
+Examples:
+
+  ivgr sft --config recipes/sft_tiny_cpu.yaml
+
+  ivgr sft --config recipes/sft_tiny_cpu.yaml max_steps=5 output_dir=runs/sft-smoke
+
+  ivgr sft --config recipes/sft_qwen2_5_vl_7b.yaml --model_name_or_path /models/Qwen2.5-VL-7B-Instruct --train_file data/sft.jsonl
+
+  accelerate launch --num_processes 8 -m ivgr.cli sft --config recipes/sft_qwen2_5_vl_7b.yaml
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ivgr sft` to the CLI."""
+
+    @app.command(
+        "sft",
+        help=HELP,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def sft_command(
+        ctx: typer.Context,
+        config: Path = typer.Option(None, "--config", "-c", help="Recipe YAML (see recipes/sft_*.yaml)."),
+        help_config: bool = typer.Option(False, "--help-config", help="List every recipe key with its default."),
+    ) -> None:
+        from ivgr.errors import ConfigError
+        from ivgr.training.sft_config import config_help, load_sft_config
+
+        if help_config:
+            typer.echo(config_help())
+            return
+        if config is None:
+            raise ConfigError("ivgr sft needs --config RECIPE.yaml (e.g. recipes/sft_tiny_cpu.yaml)")
+        cfg = load_sft_config(config, list(ctx.args))  # config errors surface before heavy imports
+
+        from ivgr.training.sft import run_sft
+
+        final = run_sft(cfg)
+        if _is_main_process():
+            typer.secho(f"done: SFT checkpoint {final}", fg=typer.colors.GREEN, err=True)
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

@@ -1,0 +1,70 @@
+"""`ivgr train`: dual-stream GRPO from a YAML recipe. Heavy imports happen inside the command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+HELP = """Dual-stream GRPO (grounded + textual + single streams) on TRL.
+
+Overrides after the recipe are key=value (or --key value); dotted keys reach the judge and
+scorer settings. Works as one process or under `accelerate launch` / `torchrun`.
+
+Examples:
+
+  ivgr train --config recipes/tiny_cpu.yaml
+
+  ivgr train --config recipes/tiny_cpu.yaml max_steps=3 output_dir=runs/tiny
+
+  ivgr train --config recipes/ivgr_qwen2_5_vl_7b.yaml judge.kind=openai judge.base_url=http://judge:8000/v1
+
+  ivgr train --config recipes/tiny_cpu.yaml --resume        # continue from the newest checkpoint
+
+  accelerate launch --config_file recipes/accelerate/deepspeed_zero3.yaml -m ivgr.cli train --config recipes/ivgr_qwen2_5_vl_7b.yaml
+
+The final model (+ processor, archive.json, config.yaml, ivgr.json) goes to OUTPUT_DIR/final;
+TensorBoard logs to OUTPUT_DIR/runs (tensorboard --logdir OUTPUT_DIR).
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ivgr train` to the CLI."""
+
+    @app.command(
+        "train",
+        help=HELP,
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )
+    def train_command(
+        ctx: typer.Context,
+        config: Path = typer.Option(..., "--config", "-c", help="Recipe YAML (see recipes/)."),
+        resume: bool = typer.Option(False, "--resume", help="Resume from the newest complete checkpoint in output_dir."),
+    ) -> None:
+        from rich.console import Console
+
+        from ivgr.training.callbacks import RichProgress
+        from ivgr.training.config import load_config
+        from ivgr.training.train import train
+
+        cfg, resolved = load_config(config, list(ctx.args))
+        console = Console(stderr=True)
+        is_main = _is_main_process()
+        result = train(
+            cfg,
+            resolved=resolved,
+            resume=True if resume else None,
+            callbacks=[RichProgress(console=console)],
+            sink=console.print if is_main else None,
+        )
+        if is_main:
+            console.print(
+                f"[green]done[/green]: {result.global_step} steps, archive {len(result.archive)} entries, "
+                f"final checkpoint {result.checkpoint}"
+            )
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"

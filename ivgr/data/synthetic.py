@@ -1,0 +1,378 @@
+"""A procedurally generated fine-grained visual world for the offline demo (`ivgr demo`).
+
+In the spirit of V*/HR-Bench (paper.md §4.1): a cluttered canvas holds a few small objects
+(shape, colour, size, position) and each question is about one or two of them. Every scene is
+drawn from its own seed, so the world is deterministic, and the answers and target boxes come
+from the scene graph, so they are exact: a target box is the bounding box of the pixels that
+were painted for that object (in the pixel frame of the image as saved, which is already a
+multiple of 28 on each side, so smart-resize leaves it unchanged).
+
+The world writes the same prepared-dataset layout as real data (`ivgr.data.prepared`), plus
+grounded and textual reference CoTs in the SFT JSONL format (docs/CONTRACTS.md) for the
+cold start (paper.md §2.7: mostly grounded CoTs, a few textual ones).
+
+Pure python + Pillow + pydantic: no torch/transformers/trl at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+logger = logging.getLogger(__name__)
+
+# Saturated colours a tiny vision tower separates from the grey clutter at a glance.
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (220, 30, 30),
+    "green": (30, 170, 40),
+    "blue": (30, 60, 220),
+    "yellow": (235, 200, 20),
+}
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
+QUESTION_TYPES: tuple[str, ...] = ("colour", "colour_choice", "relation", "shape")
+DATASOURCE = "synthetic"
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Settings of the synthetic world. Small defaults keep the tiny ViT cheap on a CPU."""
+
+    canvas: int = 112
+    """Side of the square canvas in pixels; a multiple of 28 so smart-resize is the identity."""
+    n_objects: int = 3
+    """Objects per scene; each has a distinct shape so "the triangle" names one object."""
+    min_size: int = 14
+    """Smallest object side in pixels."""
+    max_size: int = 22
+    """Largest object side in pixels."""
+    n_clutter: int = 14
+    """Grey distractor strokes and dots drawn under the objects."""
+    noise: int = 12
+    """Amplitude of the per-pixel background noise (0 disables it)."""
+    colours: tuple[str, ...] = tuple(COLOURS)
+    shapes: tuple[str, ...] = SHAPES
+    question_mix: dict[str, float] = field(
+        default_factory=lambda: {"colour": 0.4, "colour_choice": 0.2, "relation": 0.2, "shape": 0.2}
+    )
+    """Relative frequency of each question type."""
+    n_choices: int = 3
+    """Options listed in a multiple-choice colour question (answer included)."""
+
+    def __post_init__(self) -> None:
+        from ivgr.errors import ConfigError
+
+        if self.canvas % 28 != 0 or self.canvas < 56:
+            raise ConfigError(f"world.canvas must be a multiple of 28 and >= 56, got {self.canvas}")
+        if not 2 <= self.n_objects <= len(self.shapes):
+            raise ConfigError(
+                f"world.n_objects must be in [2, {len(self.shapes)}] (one object per shape), got {self.n_objects}"
+            )
+        if not 4 <= self.min_size <= self.max_size <= self.canvas // 3:
+            raise ConfigError(f"world sizes need 4 <= min_size <= max_size <= canvas/3, got {self.min_size}, {self.max_size}")
+        unknown = set(self.question_mix) - set(QUESTION_TYPES)
+        if unknown or not any(w > 0 for w in self.question_mix.values()):
+            raise ConfigError(f"world.question_mix keys must be among {QUESTION_TYPES} with a positive weight, got {self.question_mix}")
+        if not set(self.colours) <= set(COLOURS) or not set(self.shapes) <= set(SHAPES):
+            raise ConfigError(f"world colours/shapes must come from {tuple(COLOURS)} / {SHAPES}")
+        if not 2 <= self.n_choices <= len(self.colours):
+            raise ConfigError(f"world.n_choices must be in [2, {len(self.colours)}], got {self.n_choices}")
+
+
+@dataclass(frozen=True)
+class SceneObject:
+    """One small object of the scene graph. `box` is the exact pixel bbox of its painted pixels."""
+
+    shape: str
+    colour: str
+    x: int  # top-left of its square footprint
+    y: int
+    size: int
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return ((self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2)
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A rendered scene: its objects and the question asked about it."""
+
+    seed: int
+    objects: tuple[SceneObject, ...]
+    qtype: str
+    question: str
+    answer: str
+    targets: tuple[int, ...]  # indices into `objects`, in the order the reasoning mentions them
+    options: tuple[str, ...] = ()  # answer options the question lists (multiple choice)
+    canvas: int = 112  # side of the canvas the boxes refer to
+
+
+def scene_seed(seed: int, split: str, index: int) -> int:
+    """A stable 63-bit seed per (world seed, split, index), independent of Python's hash salt."""
+    digest = hashlib.sha256(f"{seed}/{split}/{index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _polygon(shape: str, x: int, y: int, s: int) -> list[tuple[float, float]] | None:
+    """Vertices of a polygonal shape in its s x s footprint at (x, y); None for a circle/square."""
+    if shape == "triangle":
+        return [(x + s / 2, y), (x + s - 1, y + s - 1), (x, y + s - 1)]
+    if shape == "diamond":
+        return [(x + s / 2, y), (x + s - 1, y + s / 2), (x + s / 2, y + s - 1), (x, y + s / 2)]
+    return None
+
+
+def paint_object(draw: ImageDraw.ImageDraw, obj: SceneObject, fill: Any) -> None:
+    """Paint one object; the same routine draws the picture and the object's exact mask."""
+    x, y, s = obj.x, obj.y, obj.size
+    if obj.shape == "circle":
+        draw.ellipse([x, y, x + s - 1, y + s - 1], fill=fill)
+    elif obj.shape == "square":
+        draw.rectangle([x, y, x + s - 1, y + s - 1], fill=fill)
+    else:
+        draw.polygon(_polygon(obj.shape, x, y, s), fill=fill)
+
+
+def object_mask(obj: SceneObject, canvas: int) -> Image.Image:
+    """Binary ("L") mask of the pixels `paint_object` paints for `obj`."""
+    mask = Image.new("L", (canvas, canvas), 0)
+    paint_object(ImageDraw.Draw(mask), obj, 255)
+    return mask
+
+
+def _with_exact_box(obj: SceneObject, canvas: int) -> SceneObject:
+    """Return `obj` with `box` set to the bbox of its painted pixels ([x1, y1, x2, y2), x2/y2 exclusive)."""
+    bbox = object_mask(obj, canvas).getbbox()
+    assert bbox is not None, "an object of size >= 4 always paints pixels"
+    return SceneObject(obj.shape, obj.colour, obj.x, obj.y, obj.size, tuple(int(v) for v in bbox))
+
+
+def _place_objects(rng: random.Random, cfg: WorldConfig) -> tuple[SceneObject, ...]:
+    """Distinct shapes, random colours, non-overlapping footprints with a 3 px gap."""
+    shapes = rng.sample(list(cfg.shapes), cfg.n_objects)
+    placed: list[SceneObject] = []
+    for shape in shapes:
+        for _ in range(200):
+            size = rng.randint(cfg.min_size, cfg.max_size)
+            x = rng.randint(2, cfg.canvas - size - 2)
+            y = rng.randint(2, cfg.canvas - size - 2)
+            if all(x + size + 3 <= o.x or o.x + o.size + 3 <= x or y + size + 3 <= o.y or o.y + o.size + 3 <= y for o in placed):
+                break
+        else:  # pragma: no cover - the canvas is far larger than 4 objects
+            raise RuntimeError("could not place objects; canvas too small for the object sizes")
+        placed.append(_with_exact_box(SceneObject(shape, rng.choice(list(cfg.colours)), x, y, size), cfg.canvas))
+    return tuple(placed)
+
+
+def _ask(rng: random.Random, cfg: WorldConfig, objects: tuple[SceneObject, ...]) -> tuple[str, str, str, tuple[int, ...], tuple[str, ...]]:
+    """Pick a question type by the mix and phrase (qtype, question, answer, targets, options)."""
+    kinds = [k for k in QUESTION_TYPES if cfg.question_mix.get(k, 0) > 0]
+    qtype = rng.choices(kinds, weights=[cfg.question_mix[k] for k in kinds])[0]
+    colour_counts = Counter(o.colour for o in objects)
+    if qtype == "shape" and not any(n == 1 for n in colour_counts.values()):
+        qtype = "colour"  # no colour names a unique object; ask about colour instead
+    if qtype == "relation":
+        i, j = rng.sample(range(len(objects)), 2)
+        a, b = objects[i], objects[j]
+        if a.centre[0] == b.centre[0]:
+            qtype = "colour"
+        else:
+            answer = "left" if a.centre[0] < b.centre[0] else "right"
+            return qtype, f"Is the {a.shape} left or right of the {b.shape}?", answer, (i, j), ("left", "right")
+    if qtype == "shape":
+        i = rng.choice([k for k, o in enumerate(objects) if colour_counts[o.colour] == 1])
+        return qtype, f"What shape is the {objects[i].colour} object?", objects[i].shape, (i,), ()
+    i = rng.randrange(len(objects))
+    target = objects[i]
+    if qtype == "colour_choice":
+        others = rng.sample([c for c in cfg.colours if c != target.colour], cfg.n_choices - 1)
+        options = [target.colour, *others]
+        rng.shuffle(options)
+        return qtype, f"What colour is the {target.shape}? Choose from: {', '.join(options)}.", target.colour, (i,), tuple(options)
+    return "colour", f"What colour is the {target.shape}?", target.colour, (i,), ()
+
+
+def _background(rng: random.Random, cfg: WorldConfig) -> Image.Image:
+    """Light grey canvas with per-pixel noise and grey strokes/dots (clutter, never coloured)."""
+    image = Image.new("RGB", (cfg.canvas, cfg.canvas), (200, 200, 200))
+    if cfg.noise > 0:
+        noise = bytes(200 + rng.randint(-cfg.noise, cfg.noise) for _ in range(cfg.canvas * cfg.canvas))
+        grey = Image.frombytes("L", (cfg.canvas, cfg.canvas), noise)
+        image = Image.merge("RGB", (grey, grey, grey))
+    draw = ImageDraw.Draw(image)
+    for _ in range(cfg.n_clutter):
+        tone = rng.randint(90, 170)
+        x, y = rng.randrange(cfg.canvas), rng.randrange(cfg.canvas)
+        if rng.random() < 0.5:
+            draw.line([x, y, x + rng.randint(-14, 14), y + rng.randint(-14, 14)], fill=(tone,) * 3, width=1)
+        else:
+            r = rng.randint(1, 3)
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=(tone,) * 3)
+    return image
+
+
+def make_scene(seed: int, cfg: WorldConfig) -> tuple[Scene, Image.Image]:
+    """Build and render one scene from its seed (same seed -> same scene and same pixels)."""
+    rng = random.Random(seed)
+    objects = _place_objects(rng, cfg)
+    qtype, question, answer, targets, options = _ask(rng, cfg, objects)
+    image = _background(rng, cfg)
+    draw = ImageDraw.Draw(image)
+    for obj in objects:  # drawn last, so no clutter covers an object
+        paint_object(draw, obj, COLOURS[obj.colour])
+    return Scene(seed, objects, qtype, question, answer, targets, options, cfg.canvas), image
+
+
+def box_text(box: tuple[int, int, int, int]) -> str:
+    """`<box>[x1,y1,x2,y2]</box>` with integers and no spaces (the authors' parser needs that, paper.md §2.2)."""
+    return "<box>[" + ",".join(str(int(v)) for v in box) + "]</box>"
+
+
+def grounded_cot(scene: Scene) -> str:
+    """Reference grounded CoT: every object mentioned carries its exact box, then the answer."""
+    objs = [scene.objects[i] for i in scene.targets]
+    if scene.qtype == "relation":
+        a, b = objs
+        think = (
+            f"the {a.shape} {box_text(a.box)} is {_side(a, scene.canvas)} . the {b.shape} {box_text(b.box)} is {_side(b, scene.canvas)} . "
+            f"so the {a.shape} is {scene.answer} of the {b.shape} ."
+        )
+    elif scene.qtype == "shape":
+        think = f"the {objs[0].colour} object {box_text(objs[0].box)} is a {objs[0].shape} ."
+    else:
+        think = f"the {objs[0].shape} {box_text(objs[0].box)} is {objs[0].colour} ."
+    return f"<think>{think}</think><answer>{scene.answer}</answer>"
+
+
+def textual_cot(scene: Scene) -> str:
+    """Reference textual CoT: the same reasoning as `grounded_cot` with the boxes removed."""
+    text = grounded_cot(scene)
+    for obj in scene.objects:
+        text = text.replace(" " + box_text(obj.box), "")
+    return text
+
+
+def _side(obj: SceneObject, canvas: int) -> str:
+    """Coarse horizontal position words used in relation reasoning (left / middle / right)."""
+    return ("on the left", "in the middle", "on the right")[min(2, int(3 * obj.centre[0] / canvas))]
+
+
+def chance_accuracy(scenes: list[Scene], cfg: WorldConfig) -> float:
+    """Expected accuracy of uniform guessing over each question's answer space, averaged over `scenes`.
+
+    colour: 1/|colours|; colour_choice: 1/n_choices; relation: 1/2; shape: 1/|shapes|.
+    """
+    if not scenes:
+        return 0.0
+    per_type = {"colour": 1 / len(cfg.colours), "colour_choice": 1 / cfg.n_choices, "relation": 0.5, "shape": 1 / len(cfg.shapes)}
+    return sum(per_type[s.qtype] for s in scenes) / len(scenes)
+
+
+def scene_to_sample(scene: Scene, image_rel: str, cfg: WorldConfig, split: str, index: int, world_seed: int):
+    """The `Sample` row of one scene (pixel frame of the saved canvas)."""
+    from ivgr.data.schema import Sample
+
+    return Sample(
+        sample_id=f"synth-s{world_seed}-{split}-{index:05d}",
+        image=image_rel,
+        question=scene.question,
+        answer=scene.answer,
+        target_boxes=[tuple(float(v) for v in scene.objects[i].box) for i in scene.targets],
+        frame="pixel",
+        image_size=(cfg.canvas, cfg.canvas),
+        datasource=DATASOURCE,
+        kind="paired",
+        meta={"qtype": scene.qtype, "scene_seed": scene.seed, "options": list(scene.options),
+              "objects": [asdict(o) for o in scene.objects], "split": split},
+    )
+
+
+def generate(out_dir: str | Path, *, n: int, seed: int, split: str, cfg: WorldConfig | None = None) -> dict[str, Any]:
+    """Write `n` scenes of `split` as a prepared dataset at `out_dir` (same layout as real data).
+
+    Returns a summary: {"dir", "count", "chance_accuracy", "qtypes"}.
+    """
+    from ivgr.data.prepared import write_prepared
+
+    cfg = cfg or WorldConfig()
+    scenes, samples, images = [], [], {}
+    for index in range(n):
+        scene, image = make_scene(scene_seed(seed, split, index), cfg)
+        rel = f"images/{split}_{index:05d}.png"
+        scenes.append(scene)
+        samples.append(scene_to_sample(scene, rel, cfg, split, index, seed))
+        images[rel] = image
+    qtypes = Counter(s.qtype for s in scenes)
+    manifest = {
+        "frame": "pixel", "min_pixels": 3136, "max_pixels": cfg.canvas * cfg.canvas,
+        "source": "ivgr.data.synthetic", "world_seed": seed, "split": split,
+        "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+        "chance_accuracy": chance_accuracy(scenes, cfg), "qtypes": dict(qtypes),
+    }
+    write_prepared(out_dir, samples, images, manifest)
+    logger.info("wrote %d %s scenes to %s", n, split, out_dir)
+    return {"dir": str(out_dir), "count": n, "chance_accuracy": manifest["chance_accuracy"], "qtypes": dict(qtypes)}
+
+
+def scenes_of(samples: list, cfg: WorldConfig | None = None) -> list[Scene]:
+    """Rebuild the scene graphs of synthetic samples from their stored scene seeds."""
+    cfg = cfg or WorldConfig()
+    return [make_scene(int(s.meta["scene_seed"]), cfg)[0] for s in samples]
+
+
+def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fraction: float = 0.1,
+                    seed: int = 0, cfg: WorldConfig | None = None, frame: str = "pixel") -> dict[str, int]:
+    """Write cold-start SFT examples (SFT JSONL, docs/CONTRACTS.md) for a synthetic prepared dataset.
+
+    Every scene gives one grounded example; a `textual_fraction` of them also gives a textual
+    one (paper.md §2.7: 32K grounded + 3K textual, so about 10% textual). Image paths are
+    absolute, so the file is usable from any working directory.
+    """
+    from ivgr.data.prepared import read_prepared
+    from ivgr.prompts import stream_prompt
+
+    dataset_dir = Path(dataset_dir).resolve()
+    samples = read_prepared(dataset_dir)
+    scenes = scenes_of(samples, cfg)
+    rng = random.Random(seed)
+    counts = Counter()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for sample, scene in zip(samples, scenes, strict=True):
+            image = str((dataset_dir / sample.image).resolve())
+            rows = [("grounded", grounded_cot(scene))]
+            if rng.random() < textual_fraction:
+                rows.append(("textual", textual_cot(scene)))
+            for stream, completion in rows:
+                row = {"sample_id": sample.sample_id, "stream": stream, "image": image,
+                       "prompt": stream_prompt(stream, sample.question, frame=frame), "completion": completion,
+                       "question": sample.question, "answer": sample.answer}
+                handle.write(json.dumps(row) + "\n")
+                counts[stream] += 1
+    return dict(counts)
+
+
+def world_vocabulary(cfg: WorldConfig | None = None) -> list[str]:
+    """Every word the world's questions and CoTs use, plus the integers 0..canvas (box coordinates)."""
+    cfg = cfg or WorldConfig()
+    words = set(cfg.colours) | set(cfg.shapes) | {"left", "right", "middle", "object", "choose", "from"}
+    words |= {"what", "colour", "is", "the", "of", "or", "shape", "a", "so", "on", "in", "choose", "from"}
+    return sorted(words) + [str(i) for i in range(cfg.canvas + 1)]
+
+
+__all__ = [
+    "COLOURS", "SHAPES", "QUESTION_TYPES", "WorldConfig", "Scene", "SceneObject", "make_scene",
+    "object_mask", "grounded_cot", "textual_cot", "chance_accuracy", "generate", "write_sft_jsonl",
+    "scenes_of", "scene_seed", "world_vocabulary", "box_text",
+]

@@ -1,0 +1,162 @@
+"""`InferenceEngine`: textual, grounded and tool-assisted inference with the training prompts.
+
+    engine = InferenceEngine("ckpt/", max_new_tokens=512)
+    [res] = engine.run([InferenceRequest("cat.jpg", "What colour is the cat?")], mode="tool")
+    res.answer, res.boxes            # boxes in the original image's pixels
+
+Modes (paper.md §5, DESIGN.md):
+- textual  : the textual-stream prompt (iVGR's default at inference);
+- grounded : the grounded-stream prompt; boxes are mapped back to original pixels;
+- tool     : a grounded pass, then crops of each predicted box and/or their union, fed with
+             the original image as a multi-image input to a textual pass (`tool_prompt`);
+             with no predicted box, the textual pass runs alone.
+
+Images are decoded one batch at a time and resized by the model's own smart-resize rule, so
+boxes in the `pixel` frame refer to exactly the image the model saw.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ivgr.errors import ConfigError, DataError
+from ivgr.inference.crops import crop_regions, cut, to_original
+from ivgr.inference.types import MODES, InferenceRequest, InferenceResult, ToolOptions
+
+log = logging.getLogger(__name__)
+
+
+def load_image(source: Any) -> Any:
+    """PIL image from a PIL image, a path or a loader callable (RGB)."""
+    from PIL import Image
+
+    from ivgr.eval.readers import MAX_IMAGE_PIXELS
+
+    if isinstance(source, Image.Image):
+        img = source
+    elif callable(source):
+        img = source()
+    elif isinstance(source, (str, Path)):
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_IMAGE_PIXELS)
+        try:
+            img = Image.open(source)
+            img.load()
+        except (OSError, ValueError) as err:
+            raise DataError(f"{source}: cannot open image ({err})") from None
+    else:
+        raise DataError(f"unsupported image source {type(source).__name__}; pass a PIL image, a path or a callable")
+    return img.convert("RGB") if img.mode != "RGB" else img
+
+
+class InferenceEngine:
+    """Batched inference for one local checkpoint; see the module docstring."""
+
+    def __init__(self, model_path: str | Path, *, backend: str = "hf", min_pixels: int | None = None,
+                 max_pixels: int | None = None, max_new_tokens: int = 1024, temperature: float = 0.0,
+                 batch_size: int = 4, device: str | None = None, dtype: str = "auto",
+                 tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False):
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        if max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        self.model_path = str(model_path)
+        self.max_new_tokens = max_new_tokens
+        self.temperature = float(temperature)
+        self.batch_size = batch_size
+        self.tool = tool or ToolOptions()
+        if backend == "hf":
+            from ivgr.inference.backends import HFBackend
+
+            self.backend: Any = HFBackend(self.model_path, min_pixels=min_pixels, max_pixels=max_pixels,
+                                          device=device, dtype=dtype, trust_remote_code=trust_remote_code)
+        elif backend == "vllm":
+            from ivgr.inference.backends import VLLMBackend
+
+            max_images = 1 + self.tool.max_crops + 1
+            self.backend = VLLMBackend(self.model_path, min_pixels=min_pixels, max_pixels=max_pixels,
+                                       max_images=max_images, trust_remote_code=trust_remote_code)
+        else:
+            raise ConfigError(f"unknown backend {backend!r}; use 'hf' or 'vllm'")
+        self.backend_name = backend
+        from ivgr.models import model_frame
+
+        self.frame = frame or model_frame(self.backend.config)
+        self.min_pixels, self.max_pixels = self.backend.min_pixels, self.backend.max_pixels
+
+    # -- images ---------------------------------------------------------------------------
+    def resize(self, img: Any) -> Any:
+        """Smart-resize with the model's factor and pixel budget (what the processor would do)."""
+        from PIL import Image
+
+        from ivgr.geometry import smart_resize
+
+        kwargs = {k: v for k, v in (("min_pixels", self.min_pixels), ("max_pixels", self.max_pixels)) if v}
+        h, w = smart_resize(img.height, img.width, factor=self.backend.factor, **kwargs)
+        return img if (w, h) == img.size else img.resize((w, h), Image.BICUBIC)
+
+    # -- public API -----------------------------------------------------------------------
+    def run(self, items: list[InferenceRequest], *, mode: str = "textual") -> list[InferenceResult]:
+        """Answer every request; results are in input order."""
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
+        results: list[InferenceResult] = []
+        for start in range(0, len(items), self.batch_size):
+            results.extend(self._run_batch(items[start:start + self.batch_size], mode))
+        return results
+
+    def iter_run(self, items: Iterator[InferenceRequest], *, mode: str = "textual") -> Iterator[InferenceResult]:
+        """Like `run` for an iterator: at most one batch of requests (and images) alive at a time."""
+        batch: list[InferenceRequest] = []
+        for req in items:
+            batch.append(req)
+            if len(batch) == self.batch_size:
+                yield from self.run(batch, mode=mode)
+                batch = []
+        if batch:
+            yield from self.run(batch, mode=mode)
+
+    # -- internals ------------------------------------------------------------------------
+    def _generate(self, batch: list[tuple[str, list[Any]]]) -> list[str]:
+        return self.backend.generate(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
+
+    def _run_batch(self, reqs: list[InferenceRequest], mode: str) -> list[InferenceResult]:
+        from ivgr.parsing import extract_answer, extract_boxes, extract_think
+        from ivgr.prompts import stream_prompt, tool_prompt
+
+        originals = [load_image(r.image) for r in reqs]
+        resized = [self.resize(img) for img in originals]
+        first_stream = "textual" if mode == "textual" else "grounded"
+        first = self._generate([(stream_prompt(first_stream, r.question, frame=self.frame), [img])
+                                for r, img in zip(reqs, resized)])
+        results = []
+        for r, orig, small, text in zip(reqs, originals, resized, first):
+            res = InferenceResult(mode=mode, completion=text, reasoning=extract_think(text),
+                                  answer=extract_answer(text), image_size=orig.size, model_size=small.size,
+                                  request_id=r.request_id)
+            if mode != "textual":
+                boxes = [to_original(b, frame=self.frame, model_size=small.size, image_size=orig.size)
+                         for b in extract_boxes(text)]
+                res.boxes = [b for b in boxes if b is not None]
+            results.append(res)
+        if mode != "tool":
+            return results
+
+        second: list[tuple[str, list[Any]]] = []
+        for r, orig, small, res in zip(reqs, originals, resized, results):
+            res.grounded_completion = res.completion
+            res.crops, res.union = crop_regions(res.boxes, image_size=orig.size, opts=self.tool)
+            regions = res.crops + ([res.union] if res.union else [])
+            if not regions:
+                # No box predicted: answer like the textual mode (DESIGN.md: textual fallback).
+                res.tool_fallback = True
+                second.append((stream_prompt("textual", r.question, frame=self.frame), [small]))
+                continue
+            crops = [self.resize(cut(orig, reg, min_side=self.tool.min_side)) for reg in regions]
+            text = tool_prompt(r.question, n_crops=len(res.crops), has_union=res.union is not None)
+            second.append((text, [small, *crops]))
+        for res, text in zip(results, self._generate(second)):
+            res.completion, res.reasoning, res.answer = text, extract_think(text), extract_answer(text)
+        return results

@@ -1,0 +1,115 @@
+"""User-turn prompts of the three streams and of the tool-assisted second pass.
+
+Semantics follow the authors' templates (reference-implementation.md §2.5, paper.md §2.2);
+the wording is ours. Every prompt is the user text only: the caller puts the image(s) in
+front with `chat_messages`, and no system prompt is added (the authors add none, so the
+chat template's default applies).
+
+- grounded: reason in `<think>`, answer in `<answer>`, and box every object the reasoning
+  refers to as `<box>[x1,y1,x2,y2]</box>` in the model's coordinate frame; one worked example.
+- textual: R1-style "think, then answer" in `<think>`/`<answer>`; no mention of boxes.
+- single: think/answer, with a clear and concise final answer (math and general data).
+"""
+
+from __future__ import annotations
+
+from ivgr.geometry import FRAMES
+
+STREAMS = ("grounded", "textual", "single")
+
+_FRAME_HINT = {
+    "pixel": "x1,y1 is the top-left and x2,y2 the bottom-right corner, as integer pixel coordinates of the image as you see it",
+    "norm1000": (
+        "x1,y1 is the top-left and x2,y2 the bottom-right corner, as integers from 0 to 1000 "
+        "relative to the image width and height"
+    ),
+}
+
+# One worked example per frame: the same scene, so the two frames teach the same behaviour.
+_EXAMPLE_BOX = {"pixel": "[50,80,120,150]", "norm1000": "[78,167,188,313]"}
+
+_GROUNDED = (
+    "{question}\n"
+    "Reason about the image step by step before answering. Write your reasoning inside "
+    "<think> </think> and then your final answer inside <answer> </answer>. "
+    "Every time your reasoning mentions a specific object or region of the image, you MUST "
+    "give its location right after it as a bounding box <box>[x1,y1,x2,y2]</box>, where "
+    "{frame_hint}. Follow this format exactly.\n"
+    "Example for the question \"What color is the ball on the left?\":\n"
+    "<think>There are two balls. The one on the left <box>{example_box}</box> is painted "
+    "blue, so the left ball is blue.</think><answer>Blue</answer>"
+)
+
+_TEXTUAL = (
+    "{question}\n"
+    "You are the assistant in a conversation with a user. First think through the problem "
+    "carefully, then reply. Put your reasoning between <think> and </think> and your reply "
+    "between <answer> and </answer>, like this: "
+    "<think> your reasoning </think> <answer> your answer </answer>"
+)
+
+_SINGLE = (
+    "{question}\n"
+    "Answer in two parts. First write your step-by-step reasoning inside <think>...</think>. "
+    "Then write the final answer inside <answer>...</answer>, stated clearly and concisely."
+)
+
+_TOOL = (
+    "{question}\n"
+    "You are given the full image followed by {crops_text}{union_text}. Use the close-ups to "
+    "check small details. First think through the problem carefully, then reply. Put your "
+    "reasoning between <think> and </think> and your reply between <answer> and </answer>, "
+    "like this: <think> your reasoning </think> <answer> your answer </answer>"
+)
+
+
+def stream_prompt(stream: str, question: str, *, frame: str = "pixel") -> str:
+    """User-turn text for `stream` ("grounded" | "textual" | "single"), without image placeholder.
+
+    `frame` ("pixel" | "norm1000") only changes the grounded box instructions.
+
+    >>> "<box>[x1,y1,x2,y2]</box>" in stream_prompt("grounded", "Q?")
+    True
+    >>> "<box>" in stream_prompt("textual", "Q?")
+    False
+    """
+    if stream not in STREAMS:
+        raise ValueError(f"unknown stream {stream!r}; use one of {STREAMS}")
+    if frame not in FRAMES:
+        raise ValueError(f"unknown box frame {frame!r}; use one of {FRAMES}")
+    # The authors trim the question before templating (jinja `content | trim`, §2.5).
+    q = question.replace("<image>", "").strip()
+    if stream == "grounded":
+        return _GROUNDED.format(question=q, frame_hint=_FRAME_HINT[frame], example_box=_EXAMPLE_BOX[frame])
+    if stream == "textual":
+        return _TEXTUAL.format(question=q)
+    return _SINGLE.format(question=q)
+
+
+def tool_prompt(question: str, *, n_crops: int, has_union: bool) -> str:
+    """Textual prompt for the tool-assisted second pass (paper.md §5): image, crops, union crop.
+
+    >>> "2 close-up crops" in tool_prompt("Q?", n_crops=2, has_union=True)
+    True
+    """
+    if n_crops < 0:
+        raise ValueError(f"n_crops must be >= 0, got {n_crops}")
+    crops_text = f"{n_crops} close-up crop{'s' if n_crops != 1 else ''} of regions that may matter"
+    union_text = " and one crop covering all of those regions together" if has_union else ""
+    return _TOOL.format(question=question.replace("<image>", "").strip(), crops_text=crops_text, union_text=union_text)
+
+
+def chat_messages(text: str, *, n_images: int = 1) -> list[dict]:
+    """One user message: `n_images` image placeholders, then the text (the authors' layout).
+
+    >>> chat_messages("hi", n_images=2)[0]["content"]
+    [{'type': 'image'}, {'type': 'image'}, {'type': 'text', 'text': 'hi'}]
+    """
+    if n_images < 0:
+        raise ValueError(f"n_images must be >= 0, got {n_images}")
+    content: list[dict] = [{"type": "image"} for _ in range(n_images)]
+    content.append({"type": "text", "text": text})
+    return [{"role": "user", "content": content}]
+
+
+__all__ = ["STREAMS", "chat_messages", "stream_prompt", "tool_prompt"]

@@ -1,0 +1,235 @@
+"""Typed trainer configuration: a TRL `GRPOConfig` subclass plus the ivgr fields, read from YAML.
+
+A recipe is a flat YAML mapping whose keys are spelled exactly like the dataclass fields
+(open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.config.ScorerConfig`) and
+`judge:` (-> `ivgr.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
+`--key value`); dotted keys reach the nested mappings (`judge.backend=rules`). Values are parsed
+as YAML scalars, so `learning_rate=1e-6`, `streams=[textual]` and `bf16=false` all work.
+
+Unknown keys, unreadable files, a missing dataset and invalid combinations raise one-line
+`ConfigError`s that name the file, the key and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from trl import GRPOConfig
+
+from ivgr.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+STREAMS = ("grounded", "textual", "single")
+TINY_MODEL = "tiny"  # `model_path: tiny` = build the random tiny model into OUTPUT_DIR/tiny-model on first use
+NESTED = ("scorer", "judge")
+SYNTHETIC_DATA = "synthetic"  # `data_path: synthetic` = generate the synthetic world into OUTPUT_DIR/synthetic-data
+
+
+@dataclass
+class IvgrTrainConfig(GRPOConfig):
+    """GRPOConfig + what dual-stream iVGR needs. TRL fields keep their TRL names and meaning."""
+
+    data_path: str = field(default="", metadata={"help": "Prepared dataset dir (DIR/samples.jsonl, images/)."})
+    model_path: str = field(
+        default="",
+        metadata={"help": "Local checkpoint dir (e.g. the SFT model), or 'tiny' to build a random tiny model."},
+    )
+    paired_ratio: float = field(
+        default=0.9,
+        metadata={"help": "Fraction of each generation batch's prompts that are grounded/textual pairs (authors: 0.9)."},
+    )
+    streams: list[str] = field(
+        default_factory=lambda: list(STREAMS),
+        metadata={"help": "Streams to train: subset of grounded, textual, single (ablations)."},
+    )
+    use_consistency: bool = field(
+        default=True,
+        metadata={"help": "Reward textual rollouts for consistency with the archived grounded CoT (ablation: false)."},
+    )
+    archive_path: str | None = field(
+        default=None,
+        metadata={"help": "Seed the rollout archive from this archive.json (multi-stage schedules)."},
+    )
+    frame: str | None = field(
+        default=None, metadata={"help": "Box frame of the grounded prompt: pixel | norm1000; None = the model's."}
+    )
+    min_pixels: int | None = field(default=None, metadata={"help": "Processor min_pixels (None: processor's)."})
+    max_pixels: int | None = field(default=None, metadata={"help": "Processor max_pixels (None: processor's)."})
+    max_samples: int | None = field(default=None, metadata={"help": "Use only the first N samples (debugging)."})
+    model_dtype: str = field(default="auto", metadata={"help": "Weights dtype when loading: auto|bfloat16|float32."})
+    freeze_vision_tower: bool = field(
+        default=False, metadata={"help": "Freeze the ViT (the authors train it: false)."}
+    )
+    scorer: dict[str, Any] = field(default_factory=dict, metadata={"help": "ScorerConfig fields (reward settings)."})
+    judge: dict[str, Any] = field(default_factory=dict, metadata={"help": "JudgeConfig fields (judge backend)."})
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.streams if s not in STREAMS]
+        if unknown or not self.streams:
+            raise ConfigError(f"streams={self.streams}: each must be one of {list(STREAMS)} and at least one given")
+        if not 0.0 <= self.paired_ratio <= 1.0:
+            raise ConfigError(f"paired_ratio={self.paired_ratio} must be in [0, 1]")
+        if self.frame is not None and self.frame not in ("pixel", "norm1000"):
+            raise ConfigError(f"frame={self.frame!r} must be pixel, norm1000 or null (the model's own frame)")
+        try:
+            super().__post_init__()
+        except ValueError as err:  # TRL/transformers validation: surface as one line
+            raise ConfigError(str(err).strip().splitlines()[0]) from err
+        # Fail before loading anything when the batch layout could split a (grounded, textual) pair;
+        # the trainer re-checks against the actual rows (ecosystem.md §A.4).
+        from ivgr.training.sampler import check_alignment
+
+        check_alignment(
+            num_generations=self.num_generations,
+            generation_batch_size=self.generation_batch_size,
+            per_device_train_batch_size=self.per_device_train_batch_size,
+            steps_per_generation=self.steps_per_generation,
+            num_processes=self.world_size,
+            paired={"grounded", "textual"} <= set(self.streams),
+        )
+
+    def scorer_config(self):
+        """The ScorerConfig built from `scorer:` (imported lazily: ivgr.config is pure python)."""
+        from ivgr.config import ScorerConfig
+
+        return _build_nested(ScorerConfig, self.scorer, "scorer")
+
+    def judge_config(self):
+        """The JudgeConfig built from `judge:`."""
+        from ivgr.config import JudgeConfig
+
+        return _build_nested(JudgeConfig, self.judge, "judge")
+
+
+def _build_nested(cls: type, values: dict[str, Any], name: str):
+    known = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
+    if known is not None:
+        for key in values:
+            if key not in known:
+                raise ConfigError(_unknown_key_message(f"{name}.{key}", [f"{name}.{k}" for k in sorted(known)]))
+    try:
+        return cls(**values)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{name}: {err}") from err
+
+
+def _unknown_key_message(key: str, known: list[str], where: str = "") -> str:
+    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; see `ivgr train --help` for the recipe keys"
+    return f"{where}unknown key '{key}'{hint}"
+
+
+def parse_overrides(args: list[str]) -> dict[str, Any]:
+    """['lr=1', '--max_steps', '3', '--bf16=false'] -> {'lr': 1, 'max_steps': 3, 'bf16': False}.
+
+    >>> parse_overrides(["max_steps=3", "--judge.backend", "rules", "--streams=[textual]"])
+    {'max_steps': 3, 'judge.backend': 'rules', 'streams': ['textual']}
+    """
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        key, sep, value = arg.lstrip("-").partition("=")
+        if not sep:
+            if not arg.startswith("--") or i + 1 >= len(args):
+                raise ConfigError(f"override {arg!r} must look like key=value or --key value")
+            value = args[i + 1]
+            i += 1
+        key = key.replace("-", "_")
+        try:
+            out[key] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {arg!r}: value is not valid YAML ({err})") from err
+        i += 1
+    return out
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """Load a recipe YAML as a mapping (ConfigError naming the file otherwise)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe must be a mapping of keys to values")
+    return data
+
+
+def merge_overrides(recipe: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Apply overrides (dotted keys go into the nested scorer/judge mappings)."""
+    merged = {k: (dict(v) if k in NESTED and isinstance(v, dict) else v) for k, v in recipe.items()}
+    for key, value in overrides.items():
+        head, dot, tail = key.partition(".")
+        if dot and head in NESTED:
+            merged.setdefault(head, {})
+            merged[head][tail] = value
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_data: bool = True) -> IvgrTrainConfig:
+    """Validate keys, then build the config. `source` names the file in error messages."""
+    known = [f.name for f in dataclasses.fields(IvgrTrainConfig) if f.init]
+    for key in values:
+        if key not in known:
+            raise ConfigError(_unknown_key_message(key, known, where=f"{source}: "))
+    for name in NESTED:
+        if name in values and not isinstance(values[name], dict):
+            raise ConfigError(f"{source}: key '{name}' must be a mapping of {name} settings")
+    if not values.get("data_path"):
+        raise ConfigError(f"{source}: key 'data_path' is required (a prepared dataset dir from `ivgr data prepare`)")
+    if not values.get("model_path"):
+        raise ConfigError(f"{source}: key 'model_path' is required (a local checkpoint dir, or 'tiny')")
+    if check_data and values["data_path"] != SYNTHETIC_DATA:
+        samples = Path(values["data_path"]) / "samples.jsonl"
+        if not samples.is_file():
+            raise ConfigError(
+                f"{source}: key 'data_path': {samples} not found; point data_path at a prepared dataset "
+                f"(`ivgr data prepare`)"
+            )
+    try:
+        cfg = IvgrTrainConfig(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    except TypeError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    try:
+        cfg.scorer_config()  # validate nested settings now, not at step 1
+        cfg.judge_config()
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from err
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> tuple[IvgrTrainConfig, dict]:
+    """Recipe + overrides -> (config, resolved raw mapping to save beside checkpoints)."""
+    recipe = read_recipe(path)
+    extra = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
+    resolved = merge_overrides(recipe, extra)
+    return config_from_dict(resolved, source=str(path)), resolved
+
+
+__all__ = [
+    "IvgrTrainConfig",
+    "TINY_MODEL",
+    "config_from_dict",
+    "load_config",
+    "merge_overrides",
+    "parse_overrides",
+    "read_recipe",
+]

@@ -1,0 +1,81 @@
+"""Training rows: one row per (sample, stream), as a map-style `datasets.Dataset`.
+
+A paired sample becomes a grounded row and a textual row that share `sample_id`; a single
+sample becomes one single row (reference-implementation.md §2.2, paper.md §2.6). Each row holds
+the conversational `prompt` TRL needs for VLMs (content as a list of blocks, ecosystem.md §A.2),
+the `image` (decoded lazily from its path by `datasets.Image`), and the columns the scorer
+reads (`sample_id`, `stream`, `question`, `answer`, `target_boxes`, `datasource`).
+
+Map-style on purpose: with an IterableDataset TRL reorders the stream and bypasses the
+paired sampler (ecosystem.md §A.4).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from ivgr.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+STREAMS_OF_KIND = {"paired": ("grounded", "textual"), "single": ("single",)}
+
+
+def row_dicts(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams: Sequence[str]) -> list[dict]:
+    """Plain-dict rows (no `datasets` import): the stream expansion, testable on its own.
+
+    Grounded rows come before their textual twin; sample order is kept. A sample whose frame
+    differs from the model's `frame` is refused: boxes are converted once, at prepare time.
+    """
+    from ivgr.data.prepared import resolve_image
+    from ivgr.prompts import chat_messages, stream_prompt
+
+    rows: list[dict] = []
+    for sample in samples:
+        if sample.kind == "paired" and sample.target_boxes and sample.frame != frame:
+            raise DataError(
+                f"{dataset_dir}: sample {sample.sample_id!r} has boxes in frame {sample.frame!r} but the model "
+                f"uses {frame!r}; re-run `ivgr data prepare` for this model (or set frame: {sample.frame})"
+            )
+        image = resolve_image(dataset_dir, sample)
+        if not image.is_file():
+            raise DataError(f"{dataset_dir}: sample {sample.sample_id!r}: image {image} not found")
+        for stream in STREAMS_OF_KIND[sample.kind]:
+            if stream not in streams:
+                continue
+            rows.append(
+                {
+                    "sample_id": sample.sample_id,
+                    "stream": stream,
+                    "prompt": chat_messages(stream_prompt(stream, sample.question, frame=frame), n_images=1),
+                    "image": str(image),
+                    "question": sample.question,
+                    "answer": sample.answer,
+                    "target_boxes": [list(map(float, b)) for b in sample.target_boxes],
+                    "datasource": sample.datasource,
+                }
+            )
+    if not rows:
+        raise DataError(f"{dataset_dir}: no training rows for streams {list(streams)}")
+    return rows
+
+
+def build_rows(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams: Sequence[str]):
+    """The training `datasets.Dataset` (images decoded lazily from their paths)."""
+    import datasets
+
+    rows = row_dicts(samples, dataset_dir, frame=frame, streams=streams)
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    # `prompt` is left to inference (its blocks are whatever chat_messages builds); images are
+    # stored as paths and decoded on access, boxes typed explicitly so all-empty columns still work.
+    dataset = datasets.Dataset.from_dict(columns)
+    dataset = dataset.cast_column("image", datasets.Image())
+    dataset = dataset.cast_column("target_boxes", datasets.List(datasets.List(datasets.Value("float64"))))
+    counts = {s: sum(r["stream"] == s for r in rows) for s in ("grounded", "textual", "single")}
+    logger.info("training rows: %s", counts)
+    return dataset
+
+
+__all__ = ["build_rows", "row_dicts"]

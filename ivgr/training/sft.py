@@ -1,0 +1,341 @@
+"""Cold-start SFT (paper.md §2.7): teach the policy both answer formats before RL.
+
+    from ivgr.training.sft import run_sft
+    from ivgr.training.sft_config import load_sft_config
+    final_dir = run_sft(load_sft_config("recipes/sft_tiny_cpu.yaml", ["max_steps=5"]))
+
+`run_sft(cfg)` reads top to bottom: data -> model -> dataset/collator -> trainer -> train -> save.
+
+Why a plain HF `Trainer` and not TRL's `SFTTrainer`: the policy's processor is ivgr's image-only
+Qwen-VL processor (no torchvision, ecosystem.md §F), and we want the loss mask and the prompt
+tokens to match *exactly* what inference and GRPO feed the model (chat template + generation
+prompt, then the completion). A 60-line collator does that with no dependence on SFTTrainer's
+fast-moving VLM preprocessing; the loss is the standard token-mean cross-entropy over
+completion tokens only (prompt and image tokens are masked with -100).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ivgr.errors import ConfigError, DataError, ModelError
+from ivgr.training.sft_config import TINY_MODEL, SFTConfig
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100  # label value the HF causal-LM loss skips
+FINAL_DIR = "final"
+END_OF_TURN = "<|im_end|>\n"  # closes the assistant turn: the model learns to stop here
+_REQUIRED_KEYS = ("prompt", "completion")
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class SFTExample:
+    """One supervised example: user text + images in, completion out."""
+
+    sample_id: str
+    stream: str
+    images: tuple[Path, ...]
+    prompt: str
+    completion: str
+
+
+def _row_images(row: dict[str, Any], base: Path, where: str) -> tuple[Path, ...]:
+    """Resolve `image` (one path) or `images` (a list) against `base`; every file must exist."""
+    raw = row.get("images", row.get("image"))
+    if raw is None:
+        raise DataError(f"{where}: missing key 'image'")
+    paths = raw if isinstance(raw, list) else [raw]
+    out = []
+    for item in paths:
+        if not isinstance(item, str) or not item:
+            raise DataError(f"{where}: image must be a path string, got {item!r}")
+        path = Path(item).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise DataError(f"{where}: image {path} not found (relative paths resolve against {base}; "
+                            "set image_dir)")
+        out.append(path)
+    return tuple(out)
+
+
+def read_sft_jsonl(path: str | Path, *, image_dir: str | Path | None = None,
+                   streams: tuple[str, ...] | list[str] = ("grounded", "textual", "single"),
+                   limit: int | None = None) -> list[SFTExample]:
+    """Read the SFT JSONL of docs/CONTRACTS.md; a bad line is a DataError naming file and line."""
+    path = Path(path)
+    base = Path(image_dir) if image_dir is not None else path.parent
+    examples: list[SFTExample] = []
+    skipped: dict[str, int] = {}
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{where}: invalid JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{where}: expected a JSON object")
+            for key in _REQUIRED_KEYS:
+                if not isinstance(row.get(key), str) or not row[key].strip():
+                    raise DataError(f"{where}: missing or empty key {key!r}")
+            stream = row.get("stream", "single")
+            if stream not in streams:
+                skipped[stream] = skipped.get(stream, 0) + 1
+                continue
+            examples.append(SFTExample(
+                sample_id=str(row.get("sample_id", f"line{lineno}")), stream=stream,
+                images=_row_images(row, base, where), prompt=row["prompt"], completion=row["completion"],
+            ))
+            if limit is not None and len(examples) >= limit:
+                break
+    if skipped:
+        logger.info("%s: skipped rows of streams not selected: %s", path, skipped)
+    if not examples:
+        raise DataError(f"{path}: no SFT examples for streams {list(streams)}")
+    return examples
+
+
+def _chat_messages(text: str, n_images: int) -> list[dict]:
+    """`ivgr.prompts.chat_messages` (the contract); a local copy if that module is absent."""
+    try:
+        from ivgr.prompts import chat_messages
+    except ImportError:  # pragma: no cover - ivgr.prompts ships with the package
+        content: list[dict] = [{"type": "image"} for _ in range(n_images)]
+        return [{"role": "user", "content": content + [{"type": "text", "text": text}]}]
+    return chat_messages(text, n_images=n_images)
+
+
+class SFTDataset:
+    """Tokenises one example on access: prompt through the processor (images expand), then completion.
+
+    Prompt and completion are tokenised separately and concatenated, which is exactly what the
+    model sees at inference: the templated prompt ending in the generation prompt, then its own
+    tokens. Labels are -100 over the prompt (system, user text, image pads).
+    """
+
+    def __init__(self, examples: list[SFTExample], processor, *, max_length: int) -> None:
+        self.examples = examples
+        self.processor = processor
+        self.max_length = max_length
+        self.truncated = 0
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        import torch
+        from PIL import Image
+
+        ex = self.examples[idx]
+        messages = _chat_messages(ex.prompt, len(ex.images))
+        prompt_text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        images = []
+        for p in ex.images:
+            with Image.open(p) as im:
+                images.append(im.convert("RGB"))
+        enc = self.processor(images=images, text=[prompt_text], return_tensors="pt")
+        prompt_ids = enc["input_ids"][0]
+        completion_ids = torch.tensor(
+            self.processor.tokenizer(ex.completion + END_OF_TURN, add_special_tokens=False)["input_ids"],
+            dtype=prompt_ids.dtype,
+        )
+        room = self.max_length - prompt_ids.numel()
+        if room < 1:
+            raise DataError(f"example {ex.sample_id!r} ({ex.stream}): the prompt alone is {prompt_ids.numel()} "
+                            f"tokens > max_length {self.max_length}; raise max_length or lower max_pixels")
+        if completion_ids.numel() > room:
+            self.truncated += 1
+            completion_ids = completion_ids[:room]
+        input_ids = torch.cat([prompt_ids, completion_ids])  # (T,)
+        labels = torch.cat([torch.full_like(prompt_ids, IGNORE_INDEX), completion_ids])
+        item = {"input_ids": input_ids, "labels": labels,
+                "pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"]}
+        if "mm_token_type_ids" in enc:
+            mm = enc["mm_token_type_ids"][0]
+            item["mm_token_type_ids"] = torch.cat([mm, torch.zeros_like(completion_ids)])
+        return item
+
+
+class SFTCollator:
+    """Right-pads a batch; concatenates the images' patches (Qwen-VL takes them flat + grid_thw)."""
+
+    def __init__(self, pad_token_id: int) -> None:
+        self.pad_token_id = pad_token_id
+
+    def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = max(it["input_ids"].numel() for it in items)
+
+        def pad(key: str, value: int) -> Any:
+            out = torch.full((len(items), width), value, dtype=items[0][key].dtype)  # (B, T)
+            for row, it in enumerate(items):
+                out[row, : it[key].numel()] = it[key]
+            return out
+
+        batch = {"input_ids": pad("input_ids", self.pad_token_id), "labels": pad("labels", IGNORE_INDEX)}
+        mask = torch.zeros((len(items), width), dtype=torch.long)
+        for row, it in enumerate(items):
+            mask[row, : it["input_ids"].numel()] = 1
+        batch["attention_mask"] = mask
+        if all("mm_token_type_ids" in it for it in items):
+            batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
+        batch["pixel_values"] = torch.cat([it["pixel_values"] for it in items])  # (sum patches, C*T*P*P)
+        batch["image_grid_thw"] = torch.cat([it["image_grid_thw"] for it in items])  # (n_images, 3)
+        return batch
+
+
+# ----------------------------------------------------------------------------- stages
+def _prepare_data(cfg: SFTConfig) -> tuple[Path, Path | None]:
+    """The SFT JSONL to train on; generates synthetic scenes + CoTs when the recipe asks for them."""
+    if cfg.train_file is not None:
+        return Path(cfg.train_file), Path(cfg.image_dir) if cfg.image_dir else None
+    from ivgr.data import synthetic
+
+    data_dir = Path(cfg.output_dir) / "data"
+    summary = synthetic.generate(data_dir / "scenes", n=cfg.synthetic_scenes, seed=cfg.seed, split="sft")
+    jsonl = data_dir / "sft.jsonl"
+    synthetic.write_sft_jsonl(jsonl, summary["dir"], textual_fraction=cfg.synthetic_textual_fraction, seed=cfg.seed)
+    logger.info("generated %d synthetic scenes for SFT in %s", cfg.synthetic_scenes, data_dir)
+    return jsonl, None
+
+
+def _model_path(cfg: SFTConfig) -> Path:
+    """The checkpoint to start from; builds the tiny model for model_name_or_path=tiny."""
+    if cfg.model_name_or_path != TINY_MODEL:
+        return Path(cfg.model_name_or_path)
+    from ivgr.models.tiny import build_tiny_model
+
+    try:
+        return build_tiny_model(Path(cfg.output_dir) / "base-model", seed=cfg.seed, **cfg.tiny_model)
+    except TypeError as err:
+        raise ConfigError(f"tiny_model: {err}") from None
+
+
+def _freeze_vision(model) -> int:
+    """Freeze the ViT + merger; returns how many parameters were frozen."""
+    visual = getattr(model, "visual", None) or getattr(getattr(model, "model", None), "visual", None)
+    if visual is None:
+        raise ModelError(f"{type(model).__name__} has no vision tower attribute 'visual'; "
+                         "set freeze_vision_tower: false")
+    n = 0
+    for p in visual.parameters():
+        p.requires_grad_(False)
+        n += p.numel()
+    return n
+
+
+def _training_arguments(cfg: SFTConfig):
+    """HF TrainingArguments from the typed config (plus pass-through `trainer_args`)."""
+    import torch
+    from transformers import TrainingArguments
+
+    kwargs: dict[str, Any] = dict(
+        output_dir=cfg.output_dir, num_train_epochs=cfg.num_train_epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps, learning_rate=cfg.learning_rate,
+        weight_decay=cfg.weight_decay, warmup_steps=cfg.warmup_ratio, lr_scheduler_type=cfg.lr_scheduler_type,
+        max_grad_norm=cfg.max_grad_norm, bf16=cfg.bf16,
+        seed=cfg.seed, logging_steps=cfg.logging_steps, report_to=list(cfg.report_to) or "none",
+        save_strategy="steps" if cfg.save_steps > 0 else "no", save_steps=max(cfg.save_steps, 1),
+        save_total_limit=cfg.save_total_limit, deepspeed=cfg.deepspeed,
+        remove_unused_columns=False,  # our dataset yields model inputs already
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
+    )
+    if cfg.gradient_checkpointing:  # transformers 5 renamed it; the old name warns
+        kwargs["activation_checkpointing"] = True
+    kwargs.update(cfg.trainer_args)
+    try:
+        return TrainingArguments(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid training arguments: {err}") from None
+
+
+def _ivgr_version() -> str:
+    """The package version; read via metadata too, since a stale editable install can hide __version__."""
+    import ivgr
+
+    version = getattr(ivgr, "__version__", None)
+    if version:
+        return str(version)
+    from importlib.metadata import PackageNotFoundError, version as dist_version
+
+    try:
+        return dist_version("ivgr")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: dict[str, Any]) -> Path:
+    """Model + processor files + resolved config + ivgr version: a checkpoint `ivgr infer` can load."""
+    import yaml
+
+    final = Path(cfg.output_dir) / FINAL_DIR
+    trainer.save_model(str(final))  # weights + processor (processing_class)
+    if trainer.is_world_process_zero():
+        resolved = {**cfg.to_dict(), "base_model": str(base_model)}
+        (final / "sft_config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+        meta = {"ivgr_version": _ivgr_version(), "stage": "sft", **stats}
+        (final / "ivgr_run.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (Path(cfg.output_dir) / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    return final
+
+
+def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
+    """Cold-start SFT of `cfg.model_name_or_path` on `cfg.train_file`; returns OUTPUT_DIR/final.
+
+    Loss: token-mean cross-entropy over completion tokens (incl. the closing <|im_end|>).
+    """
+    from transformers import Trainer
+
+    from ivgr.models.loader import load_model_and_processor
+
+    started = time.monotonic()
+    Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
+    # 1. data
+    train_file, image_dir = _prepare_data(cfg)
+    examples = read_sft_jsonl(train_file, image_dir=image_dir, streams=cfg.streams, limit=cfg.max_examples)
+    counts = {s: sum(e.stream == s for e in examples) for s in cfg.streams}
+    logger.info("SFT on %d examples from %s: %s", len(examples), train_file, counts)
+    # 2. model
+    base = _model_path(cfg)
+    model, processor = load_model_and_processor(base, dtype=cfg.dtype, min_pixels=cfg.min_pixels,
+                                                max_pixels=cfg.max_pixels,
+                                                trust_remote_code=cfg.trust_remote_code)
+    model.train()
+    if cfg.freeze_vision_tower:
+        logger.info("froze %d vision-tower parameters", _freeze_vision(model))
+    if cfg.gradient_checkpointing:
+        model.config.use_cache = False
+    # 3. dataset + collator
+    dataset = SFTDataset(examples, processor, max_length=cfg.max_length)
+    collator = SFTCollator(pad_token_id=processor.tokenizer.pad_token_id)
+    # 4. trainer
+    args = _training_arguments(cfg)
+    # processing_class: the Trainer then saves the processor into every checkpoint (loadable alone).
+    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
+                      processing_class=processor, callbacks=list(callbacks or []))
+    # 5. train
+    result = trainer.train()
+    if dataset.truncated:
+        logger.warning("%d completion(s) were cut to max_length=%d", dataset.truncated, cfg.max_length)
+    # 6. save
+    stats = {"examples": len(examples), "streams": counts, "global_step": trainer.state.global_step,
+             "train_loss": result.training_loss, "truncated": dataset.truncated,
+             "wall_s": round(time.monotonic() - started, 2)}
+    final = _save_final(trainer, processor, cfg, base_model=base, stats=stats)
+    logger.info("SFT done in %.1fs: %s", stats["wall_s"], final)
+    return final
+
+
+__all__ = ["run_sft", "read_sft_jsonl", "SFTExample", "SFTDataset", "SFTCollator", "IGNORE_INDEX"]

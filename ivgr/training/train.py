@@ -1,0 +1,237 @@
+"""`train(cfg)`: the dual-stream GRPO run, top to bottom.
+
+    load rows -> build streams -> load model -> build scorer -> build trainer -> train -> save with archive
+
+Used by `ivgr train` and, in-process, by the demo:
+
+    from ivgr.training.config import load_config
+    from ivgr.training.train import train
+    cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2"])
+    result = train(cfg, resolved=resolved)
+    result.checkpoint, result.history[-1], len(result.archive)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivgr.errors import ConfigError
+from ivgr.training.config import SYNTHETIC_DATA, TINY_MODEL, IvgrTrainConfig
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_SCENES = 32
+FINAL_DIR = "final"
+
+
+@dataclass
+class TrainResult:
+    """What a run leaves behind: the final checkpoint, the logged metrics, the archive."""
+
+    checkpoint: Path
+    history: list[dict[str, Any]] = field(default_factory=list)
+    archive: Any = None
+    global_step: int = 0
+
+
+def train(
+    cfg: IvgrTrainConfig,
+    *,
+    resolved: dict | None = None,
+    resume: bool | str | Path | None = None,
+    callbacks: Sequence[Any] = (),
+    sink: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Run GRPO with the iVGR streams and rewards; returns where the final model went.
+
+    Args:
+        cfg: the typed config (see `load_config`).
+        resolved: the recipe mapping to record as `config.yaml` (defaults to the non-default fields).
+        resume: True = newest complete checkpoint in `cfg.output_dir` (fresh start if none);
+            a path = that checkpoint; None/False = `cfg.resume_from_checkpoint` if set.
+        callbacks: extra `TrainerCallback`s (the CLI adds a rich progress bar).
+        sink: receives one summary line per logged step.
+    """
+    from ivgr.training.callbacks import MetricsHistory
+    from ivgr.training.trainer import IvgrGRPOTrainer, write_run_files
+
+    model_path = resolve_model_path(cfg)
+    data_path = resolve_data_path(cfg)
+    frame = cfg.frame or _model_frame(model_path)
+    dataset = load_rows(cfg, data_path, frame=frame)
+    model, processor = load_policy(cfg, model_path)
+    checkpoint = resolve_resume(cfg, resume)
+    archive = load_archive(cfg, checkpoint)
+    scorer = build_scorer(cfg, archive)
+
+    history = MetricsHistory(sink=sink)
+    trainer = IvgrGRPOTrainer(
+        model=model,
+        args=cfg,
+        train_dataset=dataset,
+        processing_class=processor,
+        callbacks=[history, *callbacks],
+        scorer=scorer,
+        archive=archive,
+        paired_ratio=cfg.paired_ratio,
+        use_consistency=cfg.use_consistency,
+        resolved_config=resolved if resolved is not None else non_default_fields(cfg),
+    )
+    if any(getattr(cb, "replaces_progress", False) for cb in callbacks):
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)  # the CLI's rich bar + summary line replace them
+        trainer.remove_callback(PrinterCallback)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        final = Path(cfg.output_dir) / FINAL_DIR
+        trainer.save_model(str(final))
+        if trainer.accelerator.is_main_process:
+            processor.save_pretrained(str(final))
+            write_run_files(final, archive=archive, resolved_config=trainer.resolved_config)
+        trainer.accelerator.wait_for_everyone()
+    finally:
+        trainer.close()
+    logger.info("final checkpoint: %s (archive %d entries)", final, len(archive))
+    return TrainResult(checkpoint=final, history=history.history, archive=archive, global_step=trainer.state.global_step)
+
+
+# ---------------------------------------------------------------------- stages
+def resolve_model_path(cfg: IvgrTrainConfig) -> Path:
+    """`model_path: tiny` builds the random tiny Qwen2.5-VL once into OUTPUT_DIR/tiny-model."""
+    if cfg.model_path != TINY_MODEL:
+        path = Path(cfg.model_path)
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"key 'model_path': {path} is not a checkpoint directory (no config.json)")
+        return path
+    from accelerate import PartialState
+
+    from ivgr.models import build_tiny_model
+
+    path = Path(cfg.output_dir) / "tiny-model"
+    with PartialState().main_process_first():  # one rank builds, the others then read it
+        if not (path / "config.json").is_file():
+            build_tiny_model(path, seed=cfg.seed)
+    return path
+
+
+def resolve_data_path(cfg: IvgrTrainConfig) -> Path:
+    """`data_path: synthetic` writes the synthetic world once into OUTPUT_DIR/synthetic-data."""
+    if cfg.data_path != SYNTHETIC_DATA:
+        return Path(cfg.data_path)
+    from accelerate import PartialState
+
+    from ivgr.data.synthetic import generate
+
+    path = Path(cfg.output_dir) / "synthetic-data"
+    with PartialState().main_process_first():
+        if not (path / "samples.jsonl").is_file():
+            generate(path, n=SYNTHETIC_SCENES, seed=cfg.seed, split="train")
+    return path
+
+
+def _model_frame(model_path: Path) -> str:
+    from ivgr.models import model_frame
+
+    return model_frame(model_path)
+
+
+def load_rows(cfg: IvgrTrainConfig, data_path: Path, *, frame: str):
+    """Prepared samples -> (sample, stream) rows for the configured streams."""
+    from ivgr.data.prepared import read_prepared
+    from ivgr.training.rows import build_rows
+
+    samples = read_prepared(data_path)
+    if cfg.max_samples is not None:
+        samples = samples[: cfg.max_samples]
+    return build_rows(samples, data_path, frame=frame, streams=cfg.streams)
+
+
+def load_policy(cfg: IvgrTrainConfig, model_path: Path):
+    """Policy + processor from a local checkpoint; optionally freeze the vision tower."""
+    from ivgr.models import load_model_and_processor
+
+    model, processor = load_model_and_processor(
+        model_path, dtype=cfg.model_dtype, min_pixels=cfg.min_pixels, max_pixels=cfg.max_pixels
+    )
+    if cfg.freeze_vision_tower:
+        frozen = 0
+        for name, param in model.named_parameters():
+            if ".visual." in f".{name}":
+                param.requires_grad_(False)
+                frozen += 1
+        logger.info("froze %d vision-tower tensors", frozen)
+    return model, processor
+
+
+def resolve_resume(cfg: IvgrTrainConfig, resume: bool | str | Path | None) -> Path | None:
+    """The checkpoint to resume from, or None for a fresh run."""
+    from ivgr.training.trainer import ARCHIVE_FILE, find_resumable_checkpoint
+
+    if resume is True:
+        found = find_resumable_checkpoint(cfg.output_dir)
+        if found is None:
+            logger.warning("--resume: no complete checkpoint in %s; starting from scratch", cfg.output_dir)
+        return found
+    target = resume or cfg.resume_from_checkpoint
+    if not target:
+        return None
+    path = Path(target)
+    if not (path / "trainer_state.json").is_file():
+        raise ConfigError(f"key 'resume_from_checkpoint': {path} is not a complete checkpoint (no trainer_state.json)")
+    if not (path / ARCHIVE_FILE).is_file():
+        raise ConfigError(f"key 'resume_from_checkpoint': {path} has no {ARCHIVE_FILE}; it was not written by ivgr")
+    return path
+
+
+def load_archive(cfg: IvgrTrainConfig, checkpoint: Path | None):
+    """Checkpoint archive on resume; else the seed file (`archive_path`); else empty."""
+    from ivgr.archive import RolloutArchive
+    from ivgr.training.trainer import ARCHIVE_FILE
+
+    if checkpoint is not None:
+        archive = RolloutArchive.load(checkpoint / ARCHIVE_FILE)
+        logger.info("restored archive (%d entries) from %s", len(archive), checkpoint)
+        return archive
+    if cfg.archive_path:
+        if not Path(cfg.archive_path).is_file():
+            raise ConfigError(f"key 'archive_path': {cfg.archive_path} not found")
+        archive = RolloutArchive.load(cfg.archive_path)
+        logger.info("seeded archive (%d entries) from %s", len(archive), cfg.archive_path)
+        return archive
+    return RolloutArchive()
+
+
+def build_scorer(cfg: IvgrTrainConfig, archive):
+    """Scorer with the configured judge; the consistency ablation zeroes its weight."""
+    from ivgr.judges import build_judge
+    from ivgr.rewards import Scorer
+
+    scorer_cfg = cfg.scorer_config()
+    if not cfg.use_consistency:
+        # Ablation "w/o consistency" (paper.md §4.4): textual total = format + accuracy.
+        scorer_cfg = dataclasses.replace(scorer_cfg, textual_consistency_weight=0.0)
+    return Scorer(config=scorer_cfg, judge=build_judge(cfg.judge_config()), archive=archive)
+
+
+def non_default_fields(cfg: IvgrTrainConfig) -> dict[str, Any]:
+    """The init fields that differ from their defaults (a reloadable recipe of this run)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        if not f.init:
+            continue
+        value = getattr(cfg, f.name)
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if f.name == "generation_batch_size":  # derived from steps_per_generation in __post_init__
+            continue
+        if value != default and isinstance(value, (str, int, float, bool, list, dict, type(None))):
+            out[f.name] = value
+    return out
+
+
+__all__ = ["TrainResult", "load_archive", "resolve_resume", "train"]

@@ -1,0 +1,201 @@
+"""`IvgrGRPOTrainer`: TRL's GRPOTrainer with two narrow overrides (ecosystem.md §A.9, §A.11).
+
+* `_get_train_sampler` -> `PairedStreamSampler`: both streams of a question in the same
+  generation batch and on the same process, G consecutive rows per (sample, stream) group.
+* `_calculate_rewards` -> the ivgr scorer, run once per generation batch in two phases with a
+  cross-rank archive exchange in between (`ivgr.training.rewards.BatchRewarder`).
+* `_save_checkpoint` additionally writes `archive.json`, the resolved `config.yaml` and
+  `ivgr.json` *before* TRL writes the checkpoint, so a checkpoint whose `trainer_state.json`
+  exists (written last by transformers) always has its archive.
+
+Everything else (generation, advantages per G-group, clipped loss, KL, vLLM) is stock TRL.
+`tests/test_pins.py` asserts these hooks still exist in the pinned TRL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from trl import GRPOTrainer
+
+from ivgr.training.rewards import BatchRewarder, build_rollouts
+from ivgr.training.sampler import PairedStreamSampler, StreamIndex, check_alignment
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_FILE = "archive.json"
+CONFIG_FILE = "config.yaml"
+VERSION_FILE = "ivgr.json"
+
+
+def ivgr_total(prompts=None, completions=None, **kwargs):  # noqa: ARG001 - TRL's reward signature
+    """Placeholder reward function that names TRL's single reward column `ivgr_total`.
+
+    Never called: `IvgrGRPOTrainer._calculate_rewards` computes the column with the scorer.
+    """
+    raise RuntimeError("ivgr_total is computed by IvgrGRPOTrainer._calculate_rewards, not called directly")
+
+
+def _gather_object(obj: Any) -> list:
+    """accelerate's gather_object flattens lists; wrap so each rank contributes exactly one item."""
+    from accelerate.utils import gather_object
+
+    return gather_object([obj])
+
+
+class IvgrGRPOTrainer(GRPOTrainer):
+    """GRPO trainer for the grounded / textual / single streams of iVGR.
+
+    Extra keyword arguments (all keyword-only):
+        scorer: `ivgr.rewards.Scorer`; archive: its `RolloutArchive`;
+        paired_ratio: share of paired prompts per generation batch (authors: 0.9);
+        use_consistency: False for the "w/o consistency" ablation;
+        resolved_config: the recipe mapping written as `config.yaml` into each checkpoint.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        scorer: Any,
+        archive: Any,
+        paired_ratio: float = 0.9,
+        use_consistency: bool = True,
+        resolved_config: dict | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("reward_funcs", [ivgr_total])
+        self.archive = archive
+        self.paired_ratio = paired_ratio
+        self.resolved_config = resolved_config or {}
+        super().__init__(*args, **kwargs)
+        self._check_alignment()
+        gather = _gather_object if self.accelerator.num_processes > 1 else None
+        self.rewarder = BatchRewarder(
+            scorer=scorer, archive=archive, gather_object=gather, use_consistency=use_consistency
+        )
+        self.scorer = scorer
+
+    # ------------------------------------------------------------------ sampler
+    def _stream_index(self, dataset) -> StreamIndex:
+        return StreamIndex.from_rows(list(dataset["sample_id"]), list(dataset["stream"]))
+
+    def _check_alignment(self) -> None:
+        index = self._stream_index(self.train_dataset)
+        check_alignment(
+            num_generations=self.num_generations,
+            generation_batch_size=self.args.generation_batch_size,
+            per_device_train_batch_size=self.args.per_device_train_batch_size,
+            steps_per_generation=self.args.steps_per_generation,
+            num_processes=self.accelerator.num_processes,
+            paired=bool(index.pairs),
+        )
+        sampler = self._get_train_sampler(self.train_dataset)
+        if sampler.num_batches() == 0:
+            from ivgr.errors import ConfigError
+
+            raise ConfigError(
+                f"the training set ({len(index.pairs)} pairs, {len(index.singles)} single rows) does not fill one "
+                f"generation batch of {self.args.generation_batch_size // self.num_generations} prompts; lower "
+                f"per_device_train_batch_size / steps_per_generation or add data"
+            )
+
+    def _get_train_sampler(self, dataset=None) -> PairedStreamSampler:
+        dataset = self.train_dataset if dataset is None else dataset
+        return PairedStreamSampler(
+            self._stream_index(dataset),
+            num_generations=self.num_generations,
+            prompts_per_batch=self.args.generation_batch_size // self.num_generations,
+            repeat_count=self.num_iterations * self.args.steps_per_generation,
+            paired_ratio=self.paired_ratio,
+            shuffle=self.shuffle_dataset,
+            seed=self.args.seed,
+        )
+
+    # ------------------------------------------------------------------ rewards
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        """(N_global, 1) tensor of scorer totals, gathered across processes like TRL's own."""
+        from accelerate.utils import gather
+
+        step = int(self.state.global_step)
+        rollouts = build_rollouts(inputs, completions, step=step)
+        totals, stats, _ = self.rewarder.score(rollouts, step=step)
+        mode = "train" if self.model.training else "eval"
+        for name, value in stats.means().items():
+            self._metrics[mode][name].append(value)
+        self._metrics[mode]["archive/size"].append(float(len(self.archive)))
+        self._metrics[mode]["judge/errors"].append(float(stats.judge_errors))
+        self._metrics[mode]["judge/latency_s"].append(stats.judge_latency_s)
+        self._metrics[mode]["judge/calls"].append(float(stats.judge_calls))
+        self._metrics[mode]["scorer/wall_s"].append(stats.wall_s)
+        local = torch.tensor(totals, dtype=torch.float32, device=self.accelerator.device).unsqueeze(1)  # (B*G, 1)
+        return gather(local)  # (world*B*G, 1): TRL normalises per G consecutive rows
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_checkpoint(self, model, trial):
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        if self.args.should_save:
+            out = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            write_run_files(out, archive=self.archive, resolved_config=self.resolved_config)
+        super()._save_checkpoint(model, trial)
+
+    def close(self) -> None:
+        self.rewarder.close()
+
+
+def write_run_files(out: Path, *, archive: Any, resolved_config: dict) -> None:
+    """archive.json + config.yaml + ivgr.json into a checkpoint or final model directory."""
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    archive.save(out / ARCHIVE_FILE)
+    tmp = out / (CONFIG_FILE + ".tmp")
+    tmp.write_text(yaml.safe_dump(_redact(resolved_config), sort_keys=False), encoding="utf-8")
+    os.replace(tmp, out / CONFIG_FILE)
+    versions = {f"{name}_version": _version(name) for name in ("ivgr", "trl", "transformers", "torch")}
+    (out / VERSION_FILE).write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
+
+
+def _version(package: str) -> str:
+    """Installed version of `package` (ivgr: the source tree's __version__ wins over metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    if package == "ivgr":
+        import ivgr
+
+        if getattr(ivgr, "__version__", None):
+            return ivgr.__version__
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _redact(config: dict) -> dict:
+    """Never write an API key into a checkpoint."""
+    out = dict(config)
+    if isinstance(out.get("judge"), dict) and out["judge"].get("api_key"):
+        out["judge"] = {**out["judge"], "api_key": "***"}
+    return out
+
+
+def find_resumable_checkpoint(output_dir: str | Path) -> Path | None:
+    """Newest `checkpoint-N` that is complete: trainer_state.json (written last) and archive.json."""
+    root = Path(output_dir)
+    if not root.is_dir():
+        return None
+    found = []
+    for path in root.glob("checkpoint-*"):
+        suffix = path.name.split("-", 1)[1]
+        if suffix.isdigit() and (path / "trainer_state.json").is_file() and (path / ARCHIVE_FILE).is_file():
+            found.append((int(suffix), path))
+    return max(found)[1] if found else None
+
+
+__all__ = ["IvgrGRPOTrainer", "find_resumable_checkpoint", "ivgr_total", "write_run_files"]

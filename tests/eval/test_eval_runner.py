@@ -1,0 +1,88 @@
+"""The eval runner: resumable predictions, counted skips, settings recorded (fake engine, fast)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from eval_fixture_builders import write_hrbench, write_vstar
+
+from ivgr.errors import ConfigError, DataError
+from ivgr.eval.runner import EvalSettings, predictions_path, run_eval
+from ivgr.inference.types import InferenceResult, ToolOptions
+
+ROWS = [{"category": "direct_attributes", "question": f"Q{i}?", "options": ["a", "b", "c", "d"], "label": "AB"[i % 2]}
+        for i in range(5)]
+
+
+class FakeEngine:
+    """Answers "A" to everything and remembers which requests it saw."""
+
+    min_pixels, max_pixels, frame = 3136, 50176, "pixel"
+
+    def __init__(self):
+        self.tool = ToolOptions()
+        self.seen: list[str] = []
+
+    def run(self, reqs, *, mode):
+        self.seen += [r.request_id for r in reqs]
+        assert all(hasattr(r.image, "size") for r in reqs)  # decoded by the runner, one batch at a time
+        return [InferenceResult(mode=mode, completion="<think>t</think><answer>A</answer>", reasoning="t",
+                                answer="A", image_size=r.image.size, model_size=(56, 56)) for r in reqs]
+
+
+def settings(**kw):
+    return EvalSettings(model="tiny", batch_size=2, **kw)
+
+
+def test_resume_generates_only_the_missing_items_and_scores_all(tmp_path):
+    write_vstar(tmp_path / "v", ROWS)
+    out = tmp_path / "run" / "results.json"
+    first = FakeEngine()
+    res = run_eval([("vstar", tmp_path / "v")], settings(limit=3), out, engine=first)
+    assert first.seen == ["0", "1", "2"] and res["benchmarks"]["vstar"]["counts"]["items"] == 3
+    second = FakeEngine()
+    res = run_eval([("vstar", tmp_path / "v")], settings(), out, engine=second)
+    assert second.seen == ["3", "4"]
+    lines = predictions_path(out).read_text().splitlines()
+    assert [json.loads(x)["item_id"] for x in lines] == ["0", "1", "2", "3", "4"]
+    # gold A,B,A,B,A and every answer "A" -> 3/5
+    assert res["benchmarks"]["vstar"]["scores"]["ivgr"]["headline"] == 60.0
+    saved = json.loads(out.read_text())
+    assert saved["min_pixels"] == 3136 and saved["max_pixels"] == 50176 and saved["mode"] == "textual"
+    assert saved["benchmarks"]["vstar"]["version"] == "1" and saved["profiles"] == ["ivgr", "official", "lmms-eval", "vlmevalkit"]
+
+
+def test_a_line_cut_by_a_kill_is_dropped_and_regenerated(tmp_path):
+    write_vstar(tmp_path / "v", ROWS)
+    out = tmp_path / "results.json"
+    run_eval([("vstar", tmp_path / "v")], settings(limit=2), out, engine=FakeEngine())
+    pred = predictions_path(out)
+    pred.write_text(pred.read_text() + '{"benchmark": "vstar", "item_id": "2", "compl')
+    again = FakeEngine()
+    run_eval([("vstar", tmp_path / "v")], settings(limit=3), out, engine=again)
+    assert again.seen == ["2"]
+    assert all(json.loads(x) for x in pred.read_text().splitlines())
+
+
+def test_resuming_with_other_generation_settings_is_refused(tmp_path):
+    write_vstar(tmp_path / "v", ROWS)
+    out = tmp_path / "results.json"
+    run_eval([("vstar", tmp_path / "v")], settings(limit=1), out, engine=FakeEngine())
+    with pytest.raises(ConfigError, match="different settings .*mode: 'textual' -> 'grounded'"):
+        run_eval([("vstar", tmp_path / "v")], settings(mode="grounded"), out, engine=FakeEngine())
+
+
+def test_undecodable_image_stops_by_default_and_is_counted_when_skipping(tmp_path):
+    bad = base64.b64encode(b"garbage bytes, not a jpeg").decode() * 3
+    rows = [{"cycle": "c0", "category": "single", "answer": "A"},
+            {"cycle": "c0", "category": "cross", "answer": "B", "image": bad},
+            {"cycle": "c1", "category": "single", "answer": "A"}]
+    write_hrbench(tmp_path / "h", "8k", rows)
+    with pytest.raises(DataError, match=r"hr_bench_8k\.parquet: row 2: cannot decode image.*--on-bad-row skip"):
+        run_eval([("hrbench8k", tmp_path / "h")], settings(), tmp_path / "a.json", engine=FakeEngine())
+    eng = FakeEngine()
+    res = run_eval([("hrbench8k", tmp_path / "h")], settings(on_bad_row="skip"), tmp_path / "b.json", engine=eng)
+    counts = res["benchmarks"]["hrbench8k"]["counts"]
+    assert eng.seen == ["0", "2"] and counts["items"] == 3 and counts["skipped"] == 1 and counts["scored"] == 2

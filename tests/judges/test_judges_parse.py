@@ -1,0 +1,47 @@
+"""Strict score parsing: exact rubric tokens only; everything else is unparseable (None), not 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivgr.judges.parse import parse_binary_score, parse_rubric_score
+
+# (reply, binary, rubric)
+CASES = [
+    ("1", 1.0, 1.0),
+    ("0", 0.0, 0.0),
+    ("1.0", 1.0, 1.0),
+    ("0.0", 0.0, 0.0),
+    ("0.3", None, 0.3),
+    ("0.7", None, 0.7),
+    ("  0.7\n", None, 0.7),  # surrounding whitespace
+    ("Score: 0.7", None, 0.7),  # label as the consistency prompt ends
+    ("score:0.3", None, 0.3),
+    ("Judgement: 1", 1.0, 1.0),  # label as the accuracy prompt ends
+    ("Judgment: 0.", 0.0, 0.0),
+    ("**0.3**", None, 0.3),  # markdown emphasis is punctuation
+    ('"1"', 1.0, 1.0),
+    ("(0.7)", None, 0.7),
+    ("<think>0.5 maybe</think>\n0.7", None, 0.7),  # a reasoning judge's thinking is dropped
+    # the authors' parser turned these into rubric levels; here they are unparseable
+    ("0.5", None, None),  # theirs: 0.0
+    ("0.9", None, None),  # theirs: 0.0
+    ("10", None, None),  # theirs: 1.0
+    ("-1", None, None),  # theirs: 1.0
+    ("2", None, None),  # accuracy theirs: 2.0
+    ("2.5", None, None),  # theirs: clamped to 1.0
+    (".1", None, None),
+    ("1.00", None, None),
+    ("0 or 1", None, None),
+    ("The answer is consistent, so 1", None, None),
+    ("Score: -1", None, None),
+    ("", None, None),
+    (None, None, None),
+    ("1" + " " * 3000, None, None),  # absurdly long replies are refused
+]
+
+
+@pytest.mark.parametrize(("reply", "binary", "rubric"), CASES)
+def test_parse_accepts_only_exact_score_tokens(reply, binary, rubric):
+    assert parse_binary_score(reply) == binary
+    assert parse_rubric_score(reply) == rubric

@@ -1,0 +1,80 @@
+"""Shared fixtures of the trainer tests: a synthetic prepared dataset and a format-primed tiny model.
+
+A random tiny model never writes `<think>..</think><answer>..</answer>`, so every reward is 0,
+every GRPO advantage is 0 and nothing can be learned or archived. The fixture gives the tiny
+model a few seconds of teacher forcing on the synthetic world's reference CoTs (grounded and
+textual), which is what the cold-start SFT does for the real model (paper.md §2.7). Sampling
+at temperature 1 then yields a mix of good and bad rollouts: non-zero advantages.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+PRIME_STEPS = 60
+PRIME_LR = 3e-3
+N_SCENES = 16
+
+
+def prime_tiny_model(model_dir: Path, data_dir: Path, *, steps: int = PRIME_STEPS, seed: int = 0) -> None:
+    """Teacher-force the reference CoTs of `data_dir` into the tiny model at `model_dir` (in place).
+
+    Text only, after the assistant header: cheap (no image tokens) and enough to teach the format,
+    the tags and plausible boxes; the answers stay near chance, so rewards vary within a group.
+    """
+    import torch
+
+    from ivgr.data.prepared import read_prepared
+    from ivgr.data.synthetic import grounded_cot, scenes_of, textual_cot
+    from ivgr.models import load_model_and_processor
+
+    torch.manual_seed(seed)
+    model, processor = load_model_and_processor(model_dir, dtype="float32")
+    tok = processor.tokenizer
+    header = tok("<|im_start|>assistant\n", add_special_tokens=False)["input_ids"]
+    rows = []
+    for scene in scenes_of(read_prepared(data_dir)):
+        for cot in (grounded_cot(scene), textual_cot(scene)):
+            rows.append(header + tok(cot + "<|im_end|>", add_special_tokens=False)["input_ids"])
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id, dtype=torch.long)
+    labels = torch.full_like(ids, -100)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        labels[i, len(header) : len(row)] = ids[i, len(header) : len(row)]
+        mask[i, : len(row)] = 1
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=PRIME_LR)
+    for _ in range(steps):
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+    model.save_pretrained(model_dir)
+    (model_dir / "primed.json").write_text(json.dumps({"steps": steps, "final_loss": loss.item()}))
+
+
+@pytest.fixture(scope="session")
+def synthetic_data(tmp_path_factory) -> Path:
+    """16 synthetic scenes (paired samples, 112x112 images) as a prepared dataset."""
+    from ivgr.data.synthetic import generate
+
+    path = tmp_path_factory.mktemp("data") / "synthetic"
+    generate(path, n=N_SCENES, seed=3, split="train")
+    return path
+
+
+@pytest.fixture(scope="session")
+def primed_model(tmp_path_factory, synthetic_data) -> Path:
+    """A tiny Qwen2.5-VL that has seen the answer format (read-only for tests: copy before training)."""
+    from ivgr.models import build_tiny_model
+
+    path = tmp_path_factory.mktemp("model") / "tiny-primed"
+    build_tiny_model(path, seed=0)
+    prime_tiny_model(path, synthetic_data)
+    return path
