@@ -6,6 +6,7 @@ keep the disk small), then runs each measurement in a fresh subprocess so peak R
 
   * validate      ivgr.data.validate.validate (streaming)
   * prepare       ivgr.data.prepare.prepare (streaming, writes the prepared dataset)
+  * prepare-1worker  prepare with one image thread (baseline of the thread speed-up)
   * naive load    baseline measured in the same run: pandas.read_parquet of the whole file,
                   then every row as a dict (what a load-everything loader holds in memory)
 
@@ -31,15 +32,15 @@ N_IMAGES = 40  # distinct image files shared by all rows
 LONG_TEXT = " ".join(["Consider the objects in the scene carefully before answering."] * 8)
 
 
-def build(root: Path, rows: int) -> Path:
-    """Write `rows` rows (90% treevgr with 1-3 boxes, 10% single) and N_IMAGES images."""
+def build(root: Path, rows: int, n_images: int = N_IMAGES) -> Path:
+    """Write `rows` rows (90% treevgr with 1-3 boxes, 10% single) sharing `n_images` images."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from PIL import Image
 
     (root / "images").mkdir(parents=True, exist_ok=True)
-    for i in range(N_IMAGES):
-        size = (320 + 16 * i, 240 + 8 * i)
+    for i in range(n_images):
+        size = (320 + 16 * (i % 40), 240 + 8 * (i % 40))
         Image.new("RGB", size, (i * 5 % 255, 90, 160)).save(root / "images" / f"{i}.jpg", quality=80)
     schema = pa.schema([
         ("problem", pa.string()), ("query", pa.string()), ("answer", pa.string()),
@@ -57,7 +58,7 @@ def build(root: Path, rows: int) -> Path:
                 boxes = [{"bbox": [10.0 + k, 20.0, 100.0 + k * 3, 200.0]} for k in range(1 + j % 3)] if paired else []
                 batch.append({
                     "problem": "<image>\n" + query, "query": query, "answer": f"answer {j}",
-                    "images": [f"images/{j % N_IMAGES}.jpg"], "target_instances": boxes,
+                    "images": [f"images/{j % n_images}.jpg"], "target_instances": boxes,
                     "datasource": "treevgr" if paired else "ours_mmk12", "question_type": "bench",
                 })
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
@@ -86,6 +87,10 @@ def child(step: str, path: Path, out: Path) -> dict:
         rows = validate(open_source(path)).rows
     elif step == "prepare":
         rows = prepare(open_source(path), out, force=True).rows
+    elif step == "prepare-1worker":
+        from ivgr.data.prepare import PrepareConfig
+
+        rows = prepare(open_source(path), out, force=True, config=PrepareConfig(workers=1)).rows
     elif step == "naive":
         records = pd.read_parquet(path).to_dict("records")
         rows = len(records)
@@ -110,12 +115,15 @@ def run_child(step: str, path: Path, out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--unique-rows", type=int, default=2_000,
+                        help="size of the second dataset, where every row has its own image file")
+    parser.add_argument("--images", type=int, default=N_IMAGES, help=argparse.SUPPRESS)
     parser.add_argument("--child")
     parser.add_argument("--path", type=Path)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.child == "build":
-        build(args.path, args.rows)
+        build(args.path, args.rows, args.images)
         return
     if args.child:
         print(json.dumps(child(args.child, args.path, args.out)))
@@ -129,6 +137,13 @@ def main() -> None:
             path = root / "data.parquet"
             for step in ("naive", "validate", "prepare"):
                 results[(step, rows)] = run_child(step, path, root / "prepared")
+        # Image-bound case: every row its own image (open + verify + hash; prepare also decodes,
+        # resizes and encodes each one), as in real data.
+        root = Path(tmp) / "unique"
+        subprocess.run([sys.executable, __file__, "--child", "build", "--path", str(root),
+                        "--rows", str(args.unique_rows), "--images", str(args.unique_rows)], check=True)
+        for step in ("validate", "prepare", "prepare-1worker"):
+            results[(step, "unique")] = run_child(step, root / "data.parquet", root / "prepared")
     small, big = args.rows // 4, args.rows
     print(f"data pipeline benchmark: {big} rows ({N_IMAGES} shared images), peak RSS per fresh process")
     print("work MiB = peak RSS minus RSS after imports (the memory the step itself needed)")
@@ -140,6 +155,11 @@ def main() -> None:
     for step in ("validate", "prepare"):
         work = max(results[(step, big)]["work_mib"], 0.1)
         print(f"working memory at {big} rows: naive load / {step} = {naive / work:.1f}x")
+    for step in ("validate", "prepare", "prepare-1worker"):
+        r = results[(step, "unique")]
+        print(f"{step} with one image file per row ({r['rows']} rows, 320-944 px JPEGs): {r['rows_per_s']:.0f} rows/s")
+    speedup = results[("prepare", "unique")]["rows_per_s"] / results[("prepare-1worker", "unique")]["rows_per_s"]
+    print(f"prepare image threads (default workers) / 1 worker = {speedup:.2f}x")
     print("json:", json.dumps({f"{k[0]}@{k[1]}": v for k, v in results.items()}))
 
 

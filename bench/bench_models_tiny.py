@@ -1,6 +1,6 @@
 """Latency of the tiny Qwen2.5-VL on this machine: build, load, forward, generate, SFT steps.
 
-    .venv/bin/python bench/bench_models_tiny.py [--repeats 20]
+    .venv/bin/python bench/bench_models_tiny.py [--repeats 20] [--threads 1]
 
 Ratios are against a baseline measured in the same run: the same model's text-only forward of a
 prompt of equal length (so "image/text" is the cost of the vision tower + mRoPE indexing), and
@@ -29,6 +29,7 @@ def _median_ms(fn, repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: least sensitive to other load)")
     args = parser.parse_args()
 
     import torch
@@ -36,7 +37,7 @@ def main() -> None:
 
     from ivgr.models import build_tiny_model, load_model_and_processor
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(max(1, args.threads))
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         path = build_tiny_model(Path(tmp) / "tiny", seed=0)

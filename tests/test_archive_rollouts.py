@@ -139,3 +139,22 @@ def test_load_rejects_bad_files_naming_the_problem(tmp_path, content, message):
 def test_candidates_serialise_for_gathering_across_ranks():
     cand = ArchiveCandidate("q", entry("t", 0.5, step=2))
     assert ArchiveCandidate.from_dict(json.loads(json.dumps(cand.to_dict()))) == cand
+
+
+def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "archive.json"
+    old = RolloutArchive()
+    old.offer("a", entry("old", 0.5))
+    old.save(path)
+    new = RolloutArchive()
+    new.offer("a", entry("new", 0.9))
+
+    def broken_dump(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("ivgr.archive.json.dump", broken_dump)
+    with pytest.raises(OSError, match="disk full"):
+        new.save(path)
+    monkeypatch.undo()
+    assert RolloutArchive.load(path).get("a").think == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["archive.json"]

@@ -42,12 +42,14 @@ def test_iou_returns_a_float_not_a_bool_on_zero_union():
     assert type(result) is float and result == 0.0
 
 
+@settings(deadline=None)  # timing varies on shared CI cores; bounds are asserted elsewhere
 @given(boxes(), boxes())
 def test_iou_is_symmetric_and_in_unit_interval(a, b):
     assert iou(a, b) == pytest.approx(iou(b, a))
     assert 0.0 <= iou(a, b) <= 1.0
 
 
+@settings(deadline=None)  # timing varies on shared CI cores; bounds are asserted elsewhere
 @given(boxes())
 def test_iou_of_a_box_with_positive_area_with_itself_is_one(a):
     assume(a[2] - a[0] > 1e-3 and a[3] - a[1] > 1e-3)
@@ -87,6 +89,7 @@ def test_to_frame_rejects_unknown_frame():
         to_frame((0, 0, 1, 1), src="pixel", dst="relative", width=10, height=10)
 
 
+@settings(deadline=None)  # timing varies on shared CI cores; bounds are asserted elsewhere
 @given(boxes(), st.integers(1, 8000), st.integers(1, 8000))
 def test_frame_round_trip_returns_the_box(box, w, h):
     there = to_frame(box, src="pixel", dst="norm1000", width=w, height=h)
@@ -114,7 +117,7 @@ def test_smart_resize_rejects_extreme_aspect_ratio():
         smart_resize(10, 2011)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.integers(1, 20000), st.integers(1, 20000))
 def test_smart_resize_gives_multiples_of_28_within_pixel_bounds(h, w):
     assume(max(h, w) / min(h, w) <= 200)

@@ -88,6 +88,7 @@ def test_parse_box_authors_syntax_accepts_only_compact_integers():
     assert parse_box("[1.5,2,3,4]", syntax="authors") is None
 
 
+@settings(deadline=None)  # timing varies on shared CI cores; bounds are asserted elsewhere
 @given(st.lists(st.floats(0, 1e5, allow_nan=False), min_size=4, max_size=4), st.sampled_from(["", " ", "  "]))
 def test_parse_box_round_trips_formatted_boxes(values, sep):
     span = "[" + f",{sep}".join(repr(v) if "e" not in repr(v) else f"{v:.6f}" for v in values) + "]"
@@ -136,7 +137,7 @@ def test_format_ok_matches_the_authors_rule(text, ok):
 TOKENS = list("ab <>/[],.0123\n\u00a0") + ["<think>", "</think>", "<answer>", "</answer>", "<box>", "</box>"]
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join))
 def test_parsers_never_raise_on_arbitrary_tag_soup(text):
     normalize_tags(text)
@@ -176,7 +177,7 @@ def test_hostile_text_is_parsed_in_bounded_time_without_exceptions(name):
     assert time.perf_counter() - start < 20
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join))
 def test_format_ok_agrees_with_the_authors_regex(text):
     import re
@@ -186,7 +187,7 @@ def test_format_ok_agrees_with_the_authors_regex(text):
     assert format_ok(text) is expected
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS + ["\t", "  ", "x/y"]), max_size=40).map("".join))
 def test_authors_mode_normalisation_equals_their_regex(text):
     import re
@@ -194,7 +195,7 @@ def test_authors_mode_normalisation_equals_their_regex(text):
     assert normalize_tags(text, mode="authors") == re.sub(r"\s*(<|>|/)\s*", r"\1", text)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join))
 def test_box_spans_and_blocks_agree_with_the_authors_regexes(text):
     import re

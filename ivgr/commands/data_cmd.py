@@ -100,8 +100,7 @@ def validate_cmd(
 ) -> None:
     """Check every row; print a summary; exit 1 if any row is unusable.
 
-    Checks: image present and decodable, question and answer non-empty, boxes of four finite
-    numbers with x1<x2 and y1<y2 that overlap the image, sample_ids unique.
+    Checks: image present and decodable, question and answer non-empty, boxes of four finite numbers with x1<x2 and y1<y2 that overlap the image, sample_ids unique.
 
     Examples:
 
@@ -139,7 +138,7 @@ def validate_cmd(
 
 @data_app.command("prepare")
 def prepare_cmd(
-    path: str = typer.Argument(..., help="Input data (.parquet, .jsonl, folder, datasets folder[@split])."),
+    path: str = typer.Argument(..., help="Input data: .parquet, .jsonl, a folder of them, or a datasets save_to_disk folder (DIR@split)."),
     out: Path = typer.Option(..., "--out", help="Output directory of the prepared dataset."),
     image_dir: Path | None = typer.Option(None, "--image-dir", help="Folder that relative image paths are joined with."),
     frame: str = typer.Option("pixel", "--frame", help="Box frame of the model: pixel (Qwen2.5-VL) | norm1000 (Qwen3-VL)."),
@@ -151,13 +150,12 @@ def prepare_cmd(
     resize_images: bool = typer.Option(True, "--resize-images/--no-resize-images", help="Write resized images, or only record the target size."),
     columns: str | None = typer.Option(None, "--columns", help="Column mapping field=column,..."),
     force: bool = typer.Option(False, "--force", help="Rebuild even if OUT already holds this input prepared with these settings."),
+    max_image_pixels: int | None = typer.Option(None, "--max-image-pixels", help="Decompression-bomb limit (default 16384*16384)."),
+    workers: int | None = typer.Option(None, "--workers", help="Threads for image resizing (default: min(4, CPUs)); output is identical for any value."),
 ) -> None:
     """Convert a dataset into the prepared layout the trainer reads (samples.jsonl + images + manifest).
 
-    Images are resized with Qwen's smart-resize rule; ground-truth boxes (original-image pixels)
-    are converted into the model's frame; rows are split into paired / single by datasource.
-    Every excluded row is counted by reason and listed in OUT/excluded.jsonl. Output appears
-    atomically; re-running with the same input and settings does nothing.
+    Images are resized with Qwen's smart-resize rule; ground-truth boxes (original-image pixels) are converted into the model's frame; rows are split into paired / single by datasource. Every excluded row is counted by reason and listed in OUT/excluded.jsonl. Output appears atomically; re-running with the same input and settings does nothing.
 
     Examples:
 
@@ -168,12 +166,15 @@ def prepare_cmd(
     from ivgr.data.adapters import parse_columns
     from ivgr.data.prepare import PAIRED_SOURCES, SINGLE_SOURCES, PrepareConfig, parse_sources, prepare
     from ivgr.data.readers import open_source
+    from ivgr.data.validate import MAX_IMAGE_PIXELS
 
     config = PrepareConfig(
         frame=frame, min_pixels=min_pixels, max_pixels=max_pixels,
         paired_sources=parse_sources(paired_sources, PAIRED_SOURCES),
         single_sources=parse_sources(single_sources, SINGLE_SOURCES),
         unknown_sources=unknown_sources, resize_images=resize_images, columns=parse_columns(columns),
+        max_image_pixels=max_image_pixels or MAX_IMAGE_PIXELS,
+        **({"workers": workers} if workers is not None else {}),
     )
     source = open_source(path)
     with _Bar("prepare") as bar:
@@ -218,6 +219,7 @@ def sft_build_cmd(
     out: Path = typer.Option(..., "--out", help="Output SFT JSONL (docs/CONTRACTS.md format)."),
     dataset: Path | None = typer.Option(None, "--dataset", help="Prepared dataset the rollouts' sample_ids come from (supplies image and question)."),
     min_box_iou: float = typer.Option(0.3, "--min-box-iou", help="Keep a question's best correct grounded rollout only if its box_iou >= this (authors: 0.3)."),
+    textual_max_accuracy: float | None = typer.Option(None, "--textual-max-accuracy", help="Only questions whose textual rollouts' mean accuracy is <= this (authors used 0.4); default: all questions."),
     rewrites: int = typer.Option(5, "--rewrites", help="Textual rewrites per grounded CoT with an LLM (authors: 5); 1 with rules."),
     judge: str = typer.Option("rules", "--judge", help="rules (deterministic box stripping) | openai (LLM rewrites)."),
     judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint (else $IVGR_JUDGE_BASE_URL)."),
@@ -227,10 +229,7 @@ def sft_build_cmd(
 ) -> None:
     """Build cold-start SFT examples (grounded as is + textual rewrites without boxes).
 
-    Per question, the best correct grounded rollout (accuracy 1, format 1, box_iou >= --min-box-iou)
-    is kept; its reasoning becomes a grounded example and --rewrites textual examples, rewritten
-    by an LLM (--judge openai; each checked to keep every visual statement) or by deterministic
-    box stripping (--judge rules).
+    Per question, the best correct grounded rollout (accuracy 1, format 1, box_iou >= --min-box-iou) is kept; its reasoning becomes a grounded example and --rewrites textual examples, rewritten by an LLM (--judge openai; each checked to keep every visual statement) or by deterministic box stripping (--judge rules).
 
     Examples:
 
@@ -244,7 +243,7 @@ def sft_build_cmd(
 
     config = SftBuildConfig(
         min_box_iou=min_box_iou, rewrites=rewrites, frame=frame, include_grounded=not no_grounded,
-        unscored_as_correct=unscored_as_correct,
+        unscored_as_correct=unscored_as_correct, textual_max_accuracy=textual_max_accuracy,
     )
     rewriter = build_rewriter(judge, base_url=judge_url, model=judge_model)
     with _Bar("sft-build") as bar:

@@ -103,10 +103,13 @@ def run_score(
     _write_jsonl(out, [results[i] for i in range(len(rows))])
     if archive_path:
         arch.save(archive_path)
+    judge_errors = sum(int(o["judge_errors"]) for o in results.values())
     typer.secho(
         f"ivgr score: {len(rows)} row(s) scored over {len({r.step for _, r in rows})} step(s); "
-        f"archive holds {len(arch)} reference(s)" + (f"; scores in {out}" if out else ""),
+        f"archive holds {len(arch)} reference(s); {judge_errors} failed judge call(s)"
+        + (f"; scores in {out}" if out else ""),
         err=True,
+        fg=typer.colors.YELLOW if judge_errors else None,
     )
     if bad:
         lines = ", ".join(str(n) for n, _ in bad[:20]) + (" ..." if len(bad) > 20 else "")

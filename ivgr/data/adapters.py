@@ -148,6 +148,8 @@ def read_box(item: Any) -> tuple[float, float, float, float]:
     """
     if isinstance(item, Mapping):
         item = item.get("bbox", item.get("box"))
+    # Deviation: a null bbox is a reported row problem (bad_box), not a preprocessing crash
+    # as in the authors' code; option none.
     if item is None:
         raise ValueError("bbox is missing")
     if isinstance(item, str):

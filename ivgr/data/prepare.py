@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections import Counter
+import os
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,7 +49,7 @@ JPEG_QUALITY = 95  # as the authors' offline resize script (reference-implementa
 
 @dataclass
 class PrepareConfig:
-    """Settings of one prepare run; all of them go into the manifest (and the idempotency key)."""
+    """Settings of one prepare run; all but `workers` go into the manifest and the idempotency key."""
 
     frame: str = "pixel"
     """Frame of the output boxes: pixel (Qwen2.5-VL, resized-image pixels) or norm1000 (Qwen3-VL)."""
@@ -69,6 +71,8 @@ class PrepareConfig:
     """Decompression-bomb guard for input images."""
     columns: dict[str, str] = field(default_factory=dict)
     """User column mapping (field -> column), see ivgr.data.adapters."""
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    """Threads for image decode/resize/encode (does not change the output)."""
 
     def __post_init__(self) -> None:
         if self.frame not in FRAMES:
@@ -81,6 +85,8 @@ class PrepareConfig:
             raise ConfigError(
                 f"--min-pixels ({self.min_pixels}) must be positive and <= --max-pixels ({self.max_pixels})"
             )
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be >= 1, got {self.workers}")
         if self.factor <= 0:
             raise ConfigError(f"factor must be positive, got {self.factor}")
         both = (set(self.paired_sources) & set(self.single_sources)) - {"*"}
@@ -117,6 +123,7 @@ class PrepareConfig:
     def settings(self, image_dir: Path | None) -> dict[str, Any]:
         """JSON-able settings recorded in the manifest; equal settings + source = skip."""
         out = asdict(self)
+        out.pop("workers")  # speed only: the same output for any value
         out["paired_sources"] = list(self.paired_sources)
         out["single_sources"] = list(self.single_sources)
         out["image_dir"] = str(image_dir.resolve()) if image_dir else None
@@ -174,34 +181,61 @@ class PrepareSummary:
         }
 
 
+# Deviation: images are resized with the same smart-resize rule (28-aligned) that the boxes
+# are converted with, in one step; the authors' offline resize script was not 28-aligned and
+# left box annotations untouched (reference-implementation.md §8.4); option resize_images
+# (--no-resize-images records the size only).
 class _ImageStore:
-    """Writes each distinct (source image, target size) once; rows sharing it reuse the file."""
+    """Writes each distinct (source image, target size) once; rows sharing it reuse the file.
+
+    Image work (decode, resize, encode) runs on a thread pool when `workers > 1`: Pillow
+    releases the GIL for it, so threads give real parallelism without pickling rows.
+    `submit` returns a future of the image path; the caller keeps rows in order.
+    """
 
     def __init__(self, writer: PreparedWriter, config: PrepareConfig):
         self.writer = writer
         self.config = config
-        self._done: dict[tuple[bytes, tuple[int, int]], str] = {}
+        self._done: dict[tuple[bytes, tuple[int, int]], Future] = {}
+        self._pool = ThreadPoolExecutor(config.workers, thread_name_prefix="ivgr-prepare") if config.workers > 1 else None
 
-    def put(self, row: CheckedRow, size: tuple[int, int]) -> tuple[str, bool]:
-        """Relative (or absolute) image path for the sample, and whether a file was written."""
-        ref, digest = row.image_ref, row.image_digest
-        assert ref is not None and digest is not None and row.image_size is not None
-        key = (digest, size)
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, row: CheckedRow, size: tuple[int, int]) -> tuple[Future, bool]:
+        """(future of the sample's image path, whether this row's request writes a new file)."""
+        assert row.image_ref is not None and row.image_digest is not None and row.image_size is not None
+        key = (row.image_digest, size)
         if key in self._done:
             return self._done[key], False
+        ref, orig, digest = row.image_ref, row.image_size, row.image_digest
         if not self.config.resize_images and ref.path is not None:
-            rel = str(ref.path.resolve())  # keep the original file; the processor resizes it
-            self._done[key] = rel
-            return rel, False
+            # keep the original file; the processor resizes it to `size` at training time
+            future: Future = Future()
+            future.set_result(str(ref.path.resolve()))
+            self._done[key] = future
+            return future, False
+        if self._pool is not None:
+            future = self._pool.submit(self._write, ref, orig, size, digest)
+        else:
+            future = Future()
+            try:
+                future.set_result(self._write(ref, orig, size, digest))
+            except Exception as err:  # noqa: BLE001 - delivered through the future, as with threads
+                future.set_exception(err)
+        self._done[key] = future
+        return future, True
+
+    def _write(self, ref: ImageRef, orig: tuple[int, int], size: tuple[int, int], digest: bytes) -> str:
         data = ref.read_bytes()
         if self.config.resize_images:
-            data, ext = _resized_bytes(data, row.image_size, size)
+            data, ext = _resized_bytes(data, orig, size)
         else:
             ext = _extension_of(data)
         rel = f"{IMAGES_DIR}/{digest.hex()[:20]}_{size[0]}x{size[1]}.{ext}"
         self.writer.add_image(rel, data)
-        self._done[key] = rel
-        return rel, True
+        return rel
 
 
 def _extension_of(data: bytes) -> str:
@@ -218,13 +252,15 @@ def _resized_bytes(data: bytes, orig: tuple[int, int], size: tuple[int, int]) ->
     with Image.open(io.BytesIO(data)) as img:
         fmt = img.format
         if tuple(size) == tuple(orig) and img.mode == "RGB" and fmt in ("JPEG", "PNG"):
-            img.load()  # full decode: a truncated file must fail here, not in the trainer
+            # Deviation: a truncated image is excluded (undecodable_image) instead of being
+            # loaded with gray padding (the authors set LOAD_TRUNCATED_IMAGES=True); option none.
+            img.load()
             return data, "jpg" if fmt == "JPEG" else "png"
         # Deviation: convert to RGB *before* resizing, so palette/1-bit images are resized with
         # bicubic filtering rather than PIL's nearest-neighbour default for those modes
         # (the authors resized first, reference-implementation.md §2.4 step 3); option none.
-        rgb = img.convert("RGB")
-    out = rgb.resize(size, Image.Resampling.BICUBIC) if rgb.size != tuple(size) else rgb
+        rgb = img.convert("RGB") if img.mode != "RGB" else img
+        out = rgb.resize(size, Image.Resampling.BICUBIC) if rgb.size != tuple(size) else rgb.copy()
     buf = io.BytesIO()
     if fmt == "JPEG":
         out.save(buf, format="JPEG", quality=JPEG_QUALITY)
@@ -281,36 +317,67 @@ def prepare(
     summary = PrepareSummary(out_dir=str(out))
     with PreparedWriter(out) as writer:
         store = _ImageStore(writer, config)
-        rows = iter_checked(
-            source, image_dir=image_dir, columns=config.columns, progress=progress,
-            max_image_pixels=config.max_image_pixels,
-        )
-        for row in rows:
-            _prepare_row(row, config, writer, store, summary)
+        try:
+            _prepare_rows(source, image_dir, config, writer, store, summary, progress)
+        finally:
+            store.close()
         writer.commit(_manifest(summary, config, settings, src_hash, source))
     logger.info("prepared %s: kept %d of %d rows", out, summary.kept, summary.rows)
     return summary
 
 
-def _prepare_row(
-    row: CheckedRow, config: PrepareConfig, writer: PreparedWriter, store: _ImageStore, summary: PrepareSummary
+@dataclass
+class _Pending:
+    """A row whose image is being written; its sample is emitted when the image is done."""
+
+    row: CheckedRow
+    kind: str
+    boxes: list[Box]
+    size: tuple[int, int]
+    image: Future
+    writes: bool
+
+
+def _prepare_rows(
+    source: DataSource, image_dir: Path | None, config: PrepareConfig, writer: PreparedWriter,
+    store: _ImageStore, summary: PrepareSummary, progress: Callable[[int], None] | None,
 ) -> None:
+    """Stream rows; keep at most `4 * workers` rows waiting for images, emitted in input order."""
+    rows = iter_checked(
+        source, image_dir=image_dir, columns=config.columns, progress=progress,
+        max_image_pixels=config.max_image_pixels,
+    )
+    window: deque[_Pending] = deque()
+    for row in rows:
+        pending = _plan_row(row, config, writer, store, summary)
+        if pending is not None:
+            window.append(pending)
+        while window and (len(window) > 4 * config.workers or window[0].image.done()):
+            _finish_row(window.popleft(), config, writer, summary)
+    while window:
+        _finish_row(window.popleft(), config, writer, summary)
+
+
+def _exclude(row: CheckedRow, reason: str, detail: str, writer: PreparedWriter, summary: PrepareSummary) -> None:
+    summary.excluded[reason] += 1
+    writer.add_excluded(_excluded_record(row, reason, detail))
+
+
+def _plan_row(
+    row: CheckedRow, config: PrepareConfig, writer: PreparedWriter, store: _ImageStore, summary: PrepareSummary
+) -> _Pending | None:
+    """Decide kind, size and boxes of a row and start its image; None when it is excluded."""
     summary.rows += 1
     for code in dict.fromkeys(i.code for i in row.warnings):
         summary.warnings[code] += 1
-
-    def exclude(reason: str, detail: str) -> None:
-        summary.excluded[reason] += 1
-        writer.add_excluded(_excluded_record(row, reason, detail))
-
     if row.problems:
-        exclude(row.problems[0].code, row.problems[0].detail)
-        return
+        _exclude(row, row.problems[0].code, row.problems[0].detail, writer, summary)
+        return None
     datasource = row.record.datasource
     kind = config.kind_for(datasource)
     if kind is None:
-        exclude("unknown_datasource", f"datasource {datasource!r} is in neither source list")
-        return
+        _exclude(row, "unknown_datasource", f"datasource {datasource!r} is in neither source list", writer, summary)
+        return None
     assert row.image_size is not None and row.sample_id is not None
     width, height = row.image_size
     try:
@@ -318,35 +385,43 @@ def _prepare_row(
             height, width, factor=config.factor, min_pixels=config.min_pixels, max_pixels=config.max_pixels
         )
     except DataError as err:
-        exclude("bad_aspect_ratio", str(err))
-        return
+        _exclude(row, "bad_aspect_ratio", str(err), writer, summary)
+        return None
     boxes = [convert_box(b, orig=(width, height), new=(new_w, new_h), frame=config.frame) for b in row.record.boxes]
     if any(not is_valid_box(b) for b in boxes):
-        exclude("box_vanished_after_resize", f"a box is under one pixel at {new_w}x{new_h}")
-        return
+        _exclude(row, "box_vanished_after_resize", f"a box is under one pixel at {new_w}x{new_h}", writer, summary)
+        return None
+    future, writes = store.submit(row, (new_w, new_h))
+    return _Pending(row, kind, boxes, (new_w, new_h), future, writes)
+
+
+def _finish_row(p: _Pending, config: PrepareConfig, writer: PreparedWriter, summary: PrepareSummary) -> None:
+    """Wait for the row's image; write its sample, or exclude it if the image failed to decode."""
     try:
-        image_rel, written = store.put(row, (new_w, new_h))
+        image_rel = p.image.result()
     except (OSError, ValueError, SyntaxError) as err:  # PIL's errors for corrupt data found on full decode
-        exclude("undecodable_image", str(err)[:160])
+        _exclude(p.row, "undecodable_image", str(err)[:160], writer, summary)
         return
+    row = p.row
+    assert row.sample_id is not None and row.image_size is not None
     sample = Sample(
         sample_id=row.sample_id,
         image=image_rel,
         question=row.record.question,
         answer=row.record.answer,
-        target_boxes=boxes,
+        target_boxes=p.boxes,
         frame=config.frame,
-        image_size=(new_w, new_h),
-        datasource=datasource,
-        kind=kind,
-        meta={**row.record.meta, "source_index": row.raw.index, "original_size": [width, height]},
+        image_size=p.size,
+        datasource=row.record.datasource,
+        kind=p.kind,
+        meta={**row.record.meta, "source_index": row.raw.index, "original_size": list(row.image_size)},
     )
     writer.add_sample(sample)
     summary.kept += 1
-    summary.images_written += written
-    summary.boxes += len(boxes)
-    summary.kinds[kind] += 1
-    summary.datasources.setdefault(datasource, Counter())[kind] += 1
+    summary.images_written += p.writes
+    summary.boxes += len(p.boxes)
+    summary.kinds[p.kind] += 1
+    summary.datasources.setdefault(row.record.datasource, Counter())[p.kind] += 1
 
 
 def _manifest(

@@ -38,6 +38,8 @@ def make_sample_id(image_bytes: bytes, question: str) -> str:
     >>> make_sample_id(b"img", "a") == make_sample_id(b"img", "b")
     False
     """
+    # Deviation: ids are content hashes (or the data's own id), not the row index after
+    # filtering that the authors used; option none (always on).
     digest = hashlib.sha256()
     digest.update(hashlib.sha256(image_bytes).digest())
     digest.update(b"\x00")

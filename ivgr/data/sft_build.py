@@ -134,6 +134,8 @@ class SftBuildConfig:
     """Frame named in the grounded prompt; None = the dataset manifest's frame, else pixel."""
     include_grounded: bool = True
     """Also write the grounded CoT itself as an example (the 32K grounded part of §2.7)."""
+    textual_max_accuracy: float | None = None
+    """Only questions whose textual rollouts' mean accuracy is <= this (authors: 0.4); None = all."""
     unscored_as_correct: bool = False
     """Treat rows without scores (a curated CoT dataset) as correct; format and boxes still checked."""
     pad_with_rules: bool = True
@@ -142,6 +144,8 @@ class SftBuildConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_box_iou <= 1.0:
             raise ConfigError(f"--min-box-iou must be in [0, 1], got {self.min_box_iou}")
+        if self.textual_max_accuracy is not None and not 0.0 <= self.textual_max_accuracy <= 1.0:
+            raise ConfigError(f"--textual-max-accuracy must be in [0, 1], got {self.textual_max_accuracy}")
         if self.rewrites < 1:
             raise ConfigError(f"--rewrites must be >= 1, got {self.rewrites}")
 
@@ -253,12 +257,16 @@ def select_best(path: Path, config: SftBuildConfig, summary: SftBuildSummary,
                 progress: Callable[[int], None] | None = None, scores: Path | None = None) -> dict[str, _Best]:
     """Pass 1: the best qualifying grounded rollout per sample_id (ties: the first seen).
 
+    With `config.textual_max_accuracy`, only questions whose textual rollouts' mean accuracy is
+    at most that value are kept (the authors built SFT data for questions the textual stream
+    got wrong, reference-implementation.md §8.2).
+    """
     # Deviation: the authors filtered *records* and stopped after the first 200 of them
     # (reference-implementation.md §8.2, §10.7); we select per question over the whole log;
     # option min_box_iou.
-    """
     best: dict[str, _Best] = {}
     seen: set[str] = set()
+    textual: dict[str, list[float]] = {}  # sample_id -> [accuracy sum, count]
     for where, row in iter_scored(path, scores):
         summary.rollouts += 1
         if progress is not None:
@@ -267,6 +275,12 @@ def select_best(path: Path, config: SftBuildConfig, summary: SftBuildSummary,
         if not isinstance(sample_id, str) or not sample_id:
             raise DataError(f"{where}: key 'sample_id' missing or not a string")
         seen.add(sample_id)
+        if row.get("stream") == "textual" and config.textual_max_accuracy is not None:
+            acc = _score(row, "accuracy")
+            if acc is not None:
+                tally = textual.setdefault(sample_id, [0.0, 0])
+                tally[0] += acc
+                tally[1] += 1
         iou = _qualifies(row, config, summary)
         if iou is None:
             continue
@@ -282,7 +296,26 @@ def select_best(path: Path, config: SftBuildConfig, summary: SftBuildSummary,
         if current is None or iou > current.box_iou:
             best[sample_id] = _Best(think, answer, iou, row.get("question"), row.get("image"), row.get("answer"))
     summary.questions_seen = len(seen)
+    if config.textual_max_accuracy is not None:
+        best = _only_textual_failures(best, textual, config.textual_max_accuracy, summary)
     return best
+
+
+def _only_textual_failures(best: dict[str, _Best], textual: dict[str, list[float]], limit: float,
+                           summary: SftBuildSummary) -> dict[str, _Best]:
+    """Keep questions whose mean textual accuracy is <= limit (counted reasons otherwise)."""
+    # Deviation: the authors selected on single records (any textual rollout with accuracy
+    # <= 0.4); we use the question's mean textual accuracy; option textual_max_accuracy.
+    kept = {}
+    for sample_id, entry in best.items():
+        tally = textual.get(sample_id)
+        if tally is None:
+            summary.skipped["question_without_textual_rollouts"] += 1
+        elif tally[0] / tally[1] > limit:
+            summary.skipped["question_textual_already_correct"] += 1
+        else:
+            kept[sample_id] = entry
+    return kept
 
 
 class _Rewrites:
@@ -300,6 +333,8 @@ class _Rewrites:
             return [(fallback, "rules")] if fallback else []
         out: list[tuple[str, str]] = []
         keys: set[str] = set()
+        # Deviation: one request for n samples per round, at most max_rounds rounds (the authors
+        # sent up to 15 single requests from 32 threads); option max_rounds.
         for round_ in range(self.config.max_rounds):
             need = self.config.rewrites - len(out)
             if need <= 0:
@@ -309,6 +344,9 @@ class _Rewrites:
                 key = " ".join(text.lower().split())
                 if key in keys or len(out) >= self.config.rewrites:
                     continue  # exact duplicate (case and spacing aside), as the authors drop them
+                # Deviation: each LLM rewrite is checked to keep every colour/position/number word
+                # and to carry no coordinates (the authors only asked for it in the prompt);
+                # option none (a rejected rewrite is counted in rejected_rewrites).
                 if "<box>" in text or _COORDS_RE.search(text) or keeps_visual_terms(think, text):
                     self.summary.rejected_rewrites += 1
                     continue
@@ -354,6 +392,9 @@ def _run(coro: Any) -> Any:
     return run_sync(coro)
 
 
+# Deviation: examples are written in ivgr's SFT JSONL with our stream prompts (the authors
+# wrote LLaMA-Factory ShareGPT whose human turn kept the raw `problem`, and one script fell
+# back to a bare question because its template file did not exist, §8.3); option frame.
 def _examples_for(sample_id: str, best: _Best, question: str, image: str, gt_answer: str | None,
                   rewrites: list[tuple[str, str]], frame: str, config: SftBuildConfig) -> list[dict[str, Any]]:
     from ivgr.prompts import stream_prompt

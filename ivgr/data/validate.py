@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -28,12 +29,12 @@ from ivgr.geometry import clip_box, is_valid_box
 
 logger = logging.getLogger(__name__)
 
-# Deviation: the authors disabled Pillow's decompression-bomb guard (MAX_IMAGE_PIXELS=None)
-# and loaded truncated images silently; we raise the limit to 16384x16384 (far above any
-# V*/HR-Bench image) but keep it, and report truncated files as undecodable;
-# option max_image_pixels.
+# Deviation: the authors disabled Pillow's decompression-bomb guard (MAX_IMAGE_PIXELS=None);
+# we raise the limit to 16384x16384 (far above any V*/HR-Bench image) but keep it;
+# option max_image_pixels (--max-image-pixels).
 MAX_IMAGE_PIXELS = 16384 * 16384
 EXAMPLES_PER_PROBLEM = 5
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
 _IMAGE_CACHE_SIZE = 4096  # shared images are checked once; bounded so memory stays flat
 
 PROBLEMS: dict[str, str] = {
@@ -125,6 +126,9 @@ class RowChecker:
         return row
 
     def _check_image(self, row: CheckedRow, value: Any) -> ImageInfo | None:
+        # Deviation: boxes are converted with the size of the *same* image they annotate (the
+        # first); the authors mixed image 0's resized size with the last image's original size
+        # on multi-image rows (reference-implementation.md §2.4 step 4); option none.
         if isinstance(value, (list, tuple)) and len(value) > 1:
             row.warnings.append(Issue("extra_images", f"{len(value)} images; using the first"))
         try:
@@ -202,7 +206,9 @@ def inspect_image(ref: ImageRef, *, max_image_pixels: int = MAX_IMAGE_PIXELS) ->
         return ImageInfo(None, Issue("image_too_large", str(err)[:160]), digest)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         where = f"{ref.path}: " if ref.path is not None else ""
-        return ImageInfo(None, Issue("undecodable_image", f"{where}{str(err)[:160]}"), digest)
+        # Pillow names the in-memory buffer with its address; drop it so reports are reproducible
+        detail = _OBJECT_REPR.sub("", str(err))[:160]
+        return ImageInfo(None, Issue("undecodable_image", f"{where}{detail}"), digest)
     finally:
         Image.MAX_IMAGE_PIXELS = previous
     if size[0] <= 0 or size[1] <= 0:

@@ -23,6 +23,8 @@ def answer_text(completion: str) -> str:
 
     The content of the first `<answer>…</answer>` when present (as the TreeVGR VLMEvalKit
     wrapper does, ecosystem.md §D.1); else the text after `</think>`; else the raw completion.
+    Every profile scores this text, since the toolkits' short-answer rules cannot read a
+    reasoning trace.
 
     >>> answer_text("<think>red</think><answer> B </answer>")
     'B'
@@ -36,6 +38,8 @@ def answer_text(completion: str) -> str:
     except ImportError:  # pragma: no cover - parsing is another engineer's module
         m = _ANSWER_RE.search(completion)
         found = m.group(1).strip() if m else None
+    # Deviation: toolkit profiles see the <answer> content, not the raw CoT completion, as a
+    # reasoning-model wrapper would hand it over (ecosystem.md §D.1); option --profile
     if found is not None:
         return found
     parts = _THINK_END_RE.split(completion, maxsplit=1)

@@ -106,7 +106,9 @@ def iter_parquet(path: Path, *, required: list[str], batch_size: int = 8) -> Ite
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        # A buffered stream reads a column chunk page by page; without it pyarrow loads the
+        # whole chunk, which for a one-row-group HR-Bench 8K file is every image at once.
+        pf = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
     except Exception as err:
         raise DataError(f"{path}: not a readable parquet file ({err})") from None
     _check_columns(path, pf.schema_arrow.names, required)

@@ -87,17 +87,33 @@ def read_predictions(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return records
 
 
-def _check_meta(out: Path, meta: dict[str, Any]) -> None:
-    """Refuse to mix outputs of different generation settings in one predictions file."""
+def _check_meta(out: Path, meta: dict[str, Any], *, write: bool) -> None:
+    """Refuse to mix outputs of different generation settings in one predictions file.
+
+    Keys whose value is None in `meta` (e.g. pixel limits left to the processor) are not
+    compared; the effective values are written once the engine exists.
+    """
     path = _meta_path(out)
     if path.exists():
         old = json.loads(path.read_text())
-        diff = [k for k in _GENERATION_KEYS if k in old and old[k] != meta.get(k)]
+        diff = [k for k in _GENERATION_KEYS if k in old and meta.get(k) is not None and old[k] != meta[k]]
         if diff:
             raise ConfigError(
-                f"{predictions_path(out)} was generated with different settings ({', '.join(f'{k}: {old[k]!r} -> {meta.get(k)!r}' for k in diff)}); "
+                f"{predictions_path(out)} was generated with different settings "
+                f"({', '.join(f'{k}: {old[k]!r} -> {meta[k]!r}' for k in diff)}); "
                 "pass another --out to start a new run, or the same settings to resume")
-    path.write_text(json.dumps(meta, indent=2))
+    if write:
+        path.write_text(json.dumps(meta, indent=2))
+
+
+def _requested_meta(settings: EvalSettings) -> dict[str, Any]:
+    """The generation settings as asked for (before the engine resolves processor defaults)."""
+    from ivgr.inference.types import ToolOptions
+
+    return {"model": settings.model, "mode": settings.mode, "backend": settings.backend,
+            "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
+            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
+            "tool": asdict(ToolOptions(**settings.tool)) if settings.mode == "tool" else None}
 
 
 def _limited(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
@@ -144,6 +160,7 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pred_path = predictions_path(out)
+    _check_meta(out, _requested_meta(settings), write=False)  # also when nothing is left to generate
     existing = read_predictions(pred_path)
     judge = _JudgeFallback(settings.judge) if settings.judge is not None else None
     generated, gen_seconds = 0, 0.0
@@ -209,7 +226,7 @@ def _generate(bench: Benchmark, batch: list[Item], state: dict[str, Any], settin
         state["engine"] = _build_engine(settings)
     engine = state["engine"]
     if not state["meta_written"]:
-        _check_meta(out, _engine_meta(engine, settings))
+        _check_meta(out, _engine_meta(engine, settings), write=True)
         state["meta_written"] = True
     ready: list[tuple[Item, Any]] = []
     for item in batch:

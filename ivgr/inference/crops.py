@@ -71,7 +71,9 @@ def crop_regions(boxes: list[Box], *, image_size: tuple[int, int], opts: ToolOpt
     crops = local if opts.style in ("crops", "crops+union") else []
     want_union = opts.style in ("union", "crops+union")
     if want_union and opts.style == "crops+union" and len(unique) == 1:
-        want_union = False  # the union of one box is that box: do not feed it twice
+        # Deviation: the union of one box is that box, so it is not fed twice (the paper's
+        # crops+union variant is unspecified here, paper.md §5); option --crops
+        want_union = False
     return crops, (uni if want_union else None)
 
 

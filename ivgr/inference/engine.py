@@ -64,6 +64,9 @@ class InferenceEngine:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model_path = str(model_path)
         self.max_new_tokens = max_new_tokens
+        # Deviation: greedy decoding (temperature 0) instead of the authors' near-greedy
+        # validation sampling (temperature 0.01, top_p 0.01; reference-implementation.md §3.2),
+        # so results are reproducible bit for bit; option --temperature
         self.temperature = float(temperature)
         self.batch_size = batch_size
         self.tool = tool or ToolOptions()
@@ -150,7 +153,8 @@ class InferenceEngine:
             res.crops, res.union = crop_regions(res.boxes, image_size=orig.size, opts=self.tool)
             regions = res.crops + ([res.union] if res.union else [])
             if not regions:
-                # No box predicted: answer like the textual mode (DESIGN.md: textual fallback).
+                # Deviation: the paper does not say what happens without boxes (paper.md §5);
+                # we answer like the textual mode and count it (tool_fallback); option --mode textual
                 res.tool_fallback = True
                 second.append((stream_prompt("textual", r.question, frame=self.frame), [small]))
                 continue

@@ -23,6 +23,8 @@ ENV_BASE_URL = "IVGR_JUDGE_BASE_URL"
 ENV_MODEL = "IVGR_JUDGE_MODEL"
 ENV_API_KEY = "IVGR_JUDGE_API_KEY"
 ENV_KIND = "IVGR_JUDGE_KIND"
+ENV_CONSISTENCY_BASE_URL = "IVGR_JUDGE_CONSISTENCY_BASE_URL"
+ENV_CONSISTENCY_MODEL = "IVGR_JUDGE_CONSISTENCY_MODEL"
 
 
 @dataclass
@@ -37,6 +39,14 @@ class JudgeConfig:
     model: str | None = field(
         default=None,
         metadata={"help": f"Served judge model name; else ${ENV_MODEL}; else 'judge' as the authors."},
+    )
+    consistency_base_url: str | None = field(
+        default=None,
+        metadata={"help": f"Optional separate endpoint for consistency; else ${ENV_CONSISTENCY_BASE_URL}; else base_url."},
+    )
+    consistency_model: str | None = field(
+        default=None,
+        metadata={"help": f"Model name at the consistency endpoint; else ${ENV_CONSISTENCY_MODEL}; else model."},
     )
     api_key_env: str = field(
         default=ENV_API_KEY,
@@ -69,7 +79,7 @@ class JudgeConfig:
     backoff_max_s: float = field(default=8.0, metadata={"help": "Cap on one retry delay."})
     deadline_s: float = field(
         default=120.0,
-        metadata={"help": "Hard cap on one judge question, retries and waiting included, so a step never hangs."},
+        metadata={"help": "Hard cap on one judge question from its first request (retries and backoff included), so a step never hangs."},
     )
     max_concurrency: int = field(
         default=32, metadata={"help": "Requests in flight at once against the endpoint."}
@@ -124,11 +134,12 @@ class JudgeConfig:
             f"judge.rules_word_tolerance must be in [0, 1), got {self.rules_word_tolerance}",
         )
         _check(self.cache_size >= 0, f"judge.cache_size must be >= 0, got {self.cache_size}")
-        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"judge.base_url must start with http:// or https://, got {self.base_url!r} "
-                "(e.g. http://localhost:8000/v1)"
-            )
+        for key in ("base_url", "consistency_base_url"):
+            url = getattr(self, key)
+            if url is not None and not url.startswith(("http://", "https://")):
+                raise ConfigError(
+                    f"judge.{key} must start with http:// or https://, got {url!r} (e.g. http://localhost:8000/v1)"
+                )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JudgeConfig:
@@ -147,6 +158,10 @@ class JudgeConfig:
             values["base_url"] = os.environ[ENV_BASE_URL]
         if os.environ.get(ENV_MODEL):
             values["model"] = os.environ[ENV_MODEL]
+        if os.environ.get(ENV_CONSISTENCY_BASE_URL):
+            values["consistency_base_url"] = os.environ[ENV_CONSISTENCY_BASE_URL]
+        if os.environ.get(ENV_CONSISTENCY_MODEL):
+            values["consistency_model"] = os.environ[ENV_CONSISTENCY_MODEL]
         kind = os.environ.get(ENV_KIND) or ("openai" if values.get("base_url") else "rules")
         values["kind"] = kind
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -168,6 +183,17 @@ class JudgeConfig:
             raise ConfigError(f"${ENV_BASE_URL} must start with http:// or https://, got {url!r}")
         return url
 
+    def resolved_consistency_base_url(self) -> str:
+        """The consistency endpoint: its own setting or variable, else the judge endpoint."""
+        url = self.consistency_base_url or os.environ.get(ENV_CONSISTENCY_BASE_URL)
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"${ENV_CONSISTENCY_BASE_URL} must start with http:// or https://, got {url!r}")
+        return url or self.resolved_base_url()
+
+    def resolved_consistency_model(self) -> str:
+        """The model name at the consistency endpoint: its own setting or variable, else `resolved_model`."""
+        return self.consistency_model or os.environ.get(ENV_CONSISTENCY_MODEL) or self.resolved_model()
+
     def resolved_model(self) -> str:
         """The served model name; 'judge' (the authors' name, §4.11) when nothing is set."""
         return self.model or os.environ.get(ENV_MODEL) or "judge"
@@ -182,4 +208,13 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-__all__ = ["JudgeConfig", "JUDGE_KINDS", "ENV_BASE_URL", "ENV_MODEL", "ENV_API_KEY", "ENV_KIND"]
+__all__ = [
+    "JudgeConfig",
+    "JUDGE_KINDS",
+    "ENV_BASE_URL",
+    "ENV_MODEL",
+    "ENV_API_KEY",
+    "ENV_KIND",
+    "ENV_CONSISTENCY_BASE_URL",
+    "ENV_CONSISTENCY_MODEL",
+]

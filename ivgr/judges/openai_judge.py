@@ -5,7 +5,7 @@ accuracy prompt forever, let one HTTP error zero a whole question group, and par
 loosely (reference-implementation.md §4.6, §4.7, §4.10, §10.2). This judge:
   * is async (`openai.AsyncOpenAI`), with at most `max_concurrency` requests in flight;
   * bounds each request (`timeout_s`), the retries (`max_retries`, exponential backoff with
-    jitter) and each whole question (`deadline_s`, semaphore wait included), so a training
+    jitter) and each whole question (`deadline_s`, from its first request on), so a training
     step never hangs;
   * parses replies strictly (`ivgr.judges.parse`); an unparseable reply is a failed attempt;
   * lets the rules decide accuracy first where they are sure (`rules_first`);
@@ -27,12 +27,12 @@ import re
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import openai
 
-from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict
+from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict, run_sync
 from ivgr.judges.cache import JudgeCache, cache_key
 from ivgr.judges.config import JudgeConfig
 from ivgr.judges.parse import parse_binary_score, parse_rubric_score
@@ -58,10 +58,10 @@ _FENCE_LINE = re.compile(r"<<<(?:END-)?[A-Z-]+-[0-9a-f]{16}>>>")
 
 @dataclass
 class _LoopState:
-    """Client and semaphore bound to one event loop (asyncio primitives are loop-bound)."""
+    """Clients (one per endpoint URL) and the semaphore of one event loop (asyncio objects are loop-bound)."""
 
-    client: Any
     semaphore: asyncio.Semaphore
+    clients: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -69,7 +69,7 @@ class _Attempts:
     """Failed attempts of one question, readable even after the deadline cancels it."""
 
     errors: int = 0
-    cut_off: bool = False  # the deadline cancelled a request in flight
+    deadline: float | None = None  # monotonic time; set when the first request gets a slot
 
 
 class OpenAIJudge(SyncJudgeMixin):
@@ -96,10 +96,14 @@ class OpenAIJudge(SyncJudgeMixin):
         self.config = base.with_overrides(kind="openai", **overrides)
         self.base_url = self.config.resolved_base_url()
         self.model = self.config.resolved_model()
+        # The authors allow a separate consistency endpoint (§4.11) but reuse the judge's
+        # model name there (§10.2); here both the URL and the model can differ.
+        self.consistency_base_url = self.config.resolved_consistency_base_url()
+        self.consistency_model = self.config.resolved_consistency_model()
         self.__api_key = self.config.resolved_api_key()  # name-mangled; never logged or shown
         self._client_override = client
         self._http_client = http_client
-        self._shared_client: Any = None  # the one client built on an injected http_client
+        self._shared_clients: dict[str, Any] = {}  # clients built on an injected http_client
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self.rules = rules if rules is not None else RulesJudge(word_tolerance=self.config.rules_word_tolerance)
         self.cache = JudgeCache(self.config.cache_size)
@@ -135,7 +139,9 @@ class OpenAIJudge(SyncJudgeMixin):
                 question=question, answer=answer, reference=reference, token=token, max_chars=cfg.max_fence_chars
             )
 
-        score, errors, hit = await self._cached(key, prompt, 1, cfg.accuracy_temperature, _mean_of(parse_binary_score))
+        score, errors, hit = await self._cached(
+            key, prompt, 1, cfg.accuracy_temperature, _mean_of(parse_binary_score), (self.base_url, self.model)
+        )
         if hit:
             return Verdict(score, 0, "cache")  # type: ignore[arg-type]
         if score is None:
@@ -153,7 +159,7 @@ class OpenAIJudge(SyncJudgeMixin):
             return Verdict(0.0, 0, "rules")  # nothing to compare (paper.md §2.3.5 zero cases)
         cfg = self.config
         key = cache_key(
-            kind="consistency", version=JUDGE_PROMPT_VERSION, model=self.model, question=question,
+            kind="consistency", version=JUDGE_PROMPT_VERSION, model=self.consistency_model, question=question,
             reference=reference, candidate=candidate, n=cfg.n, temperature=cfg.temperature, cap=cfg.max_fence_chars,
         )
 
@@ -162,7 +168,10 @@ class OpenAIJudge(SyncJudgeMixin):
                 question=question, reference=reference, candidate=candidate, token=token, max_chars=cfg.max_fence_chars
             )
 
-        score, errors, hit = await self._cached(key, prompt, cfg.n, cfg.temperature, _mean_of(parse_rubric_score))
+        score, errors, hit = await self._cached(
+            key, prompt, cfg.n, cfg.temperature, _mean_of(parse_rubric_score),
+            (self.consistency_base_url, self.consistency_model),
+        )
         if hit:
             return Verdict(score, 0, "cache")  # type: ignore[arg-type]
         if score is None:
@@ -191,7 +200,7 @@ class OpenAIJudge(SyncJudgeMixin):
         def prompt(token: str) -> str:
             return rewrite_prompt(question=question, reasoning=reasoning, token=token, max_chars=cfg.max_fence_chars)
 
-        texts, _errors = await self._ask(prompt, n, temperature, _clean_rewrites)
+        texts, _errors = await self._ask(prompt, n, temperature, _clean_rewrites, (self.base_url, self.model))
         return texts or []
 
     def stats(self) -> JudgeStats:
@@ -199,34 +208,42 @@ class OpenAIJudge(SyncJudgeMixin):
         return JudgeStats(**vars(self._stats))
 
     async def aclose(self) -> None:
-        """Close the HTTP clients this judge built (injected clients are left to their owner)."""
-        for state in list(self._loops.values()):
-            if state.client is not self._client_override and self._http_client is None:
-                await state.client.close()
-        self._loops.clear()
+        """Close the HTTP client this judge built for the running loop (injected ones are the caller's)."""
+        state = self._loops.pop(asyncio.get_running_loop(), None)
+        if state is not None and self._client_override is None and self._http_client is None:
+            for client in state.clients.values():
+                await client.close()
+
+    def close(self) -> None:
+        """Close the client used by the `*_sync` methods (they share one background loop)."""
+        run_sync(self.aclose())
 
     # ------------------------------------------------------------------ machinery
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
         state = self._loops.get(loop)
         if state is None:
-            state = _LoopState(self._make_client(), asyncio.Semaphore(self.config.max_concurrency))
+            # One semaphore for both endpoints: max_concurrency bounds the judge as a whole.
+            state = _LoopState(asyncio.Semaphore(self.config.max_concurrency))
             self._loops[loop] = state
         return state
 
-    def _make_client(self) -> Any:
+    def _client(self, state: _LoopState, url: str) -> Any:
         if self._client_override is not None:
             return self._client_override
-        if self._http_client is not None:
-            if self._shared_client is None:
-                self._shared_client = self._new_openai_client(self._http_client)
-            return self._shared_client
-        return self._new_openai_client(None)
+        if url not in state.clients:
+            if self._http_client is not None:
+                if url not in self._shared_clients:
+                    self._shared_clients[url] = self._new_openai_client(url, self._http_client)
+                state.clients[url] = self._shared_clients[url]
+            else:
+                state.clients[url] = self._new_openai_client(url, None)
+        return state.clients[url]
 
-    def _new_openai_client(self, http_client: Any) -> openai.AsyncOpenAI:
+    def _new_openai_client(self, url: str, http_client: Any) -> openai.AsyncOpenAI:
         # Retries live in our loop (bounded, counted), so the SDK's own retries are off.
         return openai.AsyncOpenAI(
-            base_url=self.base_url,
+            base_url=url,
             api_key=self.__api_key,
             timeout=self.config.timeout_s,
             max_retries=0,
@@ -236,29 +253,38 @@ class OpenAIJudge(SyncJudgeMixin):
     # Deviation: identical judge questions are asked once (LRU + in-flight merging); the
     # authors ask every rollout's question anew (§4.10); option judge.cache_size (0 = off).
     async def _cached(
-        self, key: str, prompt: Callable[[str], str], n: int, temperature: float, accept: Callable[[list[str]], float | None]
+        self,
+        key: str,
+        prompt: Callable[[str], str],
+        n: int,
+        temperature: float,
+        accept: Callable[[list[str]], float | None],
+        endpoint: tuple[str, str],
     ) -> tuple[float | None, int, bool]:
-        score, errors, hit = await self.cache.get_or_compute(key, lambda: self._ask(prompt, n, temperature, accept))
+        score, errors, hit = await self.cache.get_or_compute(
+            key, lambda: self._ask(prompt, n, temperature, accept, endpoint)
+        )
         if hit:
             self._stats.cache_hits += 1
         return score, (errors or 0), hit
 
     async def _ask(
-        self, prompt: Callable[[str], str], n: int, temperature: float, accept: Callable[[list[str]], T | None]
+        self,
+        prompt: Callable[[str], str],
+        n: int,
+        temperature: float,
+        accept: Callable[[list[str]], T | None],
+        endpoint: tuple[str, str],
     ) -> tuple[T | None, int]:
-        """One judge question under the hard deadline: `(accepted value or None, failed attempts)`."""
+        """One judge question: `(accepted value or None, failed attempts)`.
+
+        The hard cap `deadline_s` runs from the moment the question's first request gets a
+        concurrency slot: requests, backoff and later waits all count; the queue wait before
+        it does not, because with thousands of questions per step that wait measures the
+        load, not this question (it is bounded by the caps of the questions ahead).
+        """
         attempts = _Attempts()
-        try:
-            value = await asyncio.wait_for(
-                self._attempts(prompt, n, temperature, accept, attempts), timeout=self.config.deadline_s
-            )
-        except asyncio.TimeoutError:
-            if attempts.cut_off:  # the request the deadline cut off failed too
-                attempts.errors += 1
-                self._stats.errors += 1
-            logger.warning("judge question hit the %.1fs deadline after %d failed attempt(s)",
-                           self.config.deadline_s, attempts.errors)
-            return None, attempts.errors
+        value = await self._attempts(prompt, n, temperature, accept, endpoint, attempts)
         return value, attempts.errors
 
     async def _attempts(
@@ -267,6 +293,7 @@ class OpenAIJudge(SyncJudgeMixin):
         n: int,
         temperature: float,
         accept: Callable[[list[str]], T | None],
+        endpoint: tuple[str, str],
         attempts: _Attempts,
     ) -> T | None:
         # Deviation: bounded retries with exponential backoff (the authors retry accuracy
@@ -274,11 +301,16 @@ class OpenAIJudge(SyncJudgeMixin):
         state = self._loop_state()
         for attempt in range(1 + self.config.max_retries):
             if attempt:
-                await asyncio.sleep(self._backoff(attempt))
+                remaining = self._remaining(attempts)
+                if remaining <= 0:
+                    logger.warning("judge question hit its %.1fs deadline after %d failed attempt(s)",
+                                   self.config.deadline_s, attempts.errors)
+                    break
+                await asyncio.sleep(min(self._backoff(attempt), remaining))
             # Deviation: untrusted text is fenced with random per-request markers and size-capped;
             # the authors paste completions into the prompt raw (§4.7); option judge.max_fence_chars.
             token = new_fence_token()  # fresh markers per request, so replies cannot learn them
-            texts, fatal = await self._one_request(state, prompt(token), n, temperature, attempts)
+            texts, fatal = await self._one_request(state, endpoint, prompt(token), n, temperature, attempts)
             if texts is not None:
                 value = accept(texts)
                 if value is not None:
@@ -291,25 +323,30 @@ class OpenAIJudge(SyncJudgeMixin):
         return None
 
     async def _one_request(
-        self, state: _LoopState, prompt: str, n: int, temperature: float, attempts: _Attempts
+        self, state: _LoopState, endpoint: tuple[str, str], prompt: str, n: int, temperature: float, attempts: _Attempts
     ) -> tuple[list[str] | None, bool]:
         """Send one request: `(choice texts or None on failure, failure is fatal)`."""
         # Deviation: one async client with a semaphore and a per-request timeout; the authors
         # block a 64-thread pool with sequential calls per question and the SDK's 600 s
         # timeout (§4.10, §10.2); options judge.max_concurrency, judge.timeout_s.
         async with state.semaphore:
+            if attempts.deadline is None:
+                attempts.deadline = time.monotonic() + self.config.deadline_s
+            remaining = self._remaining(attempts)
+            if remaining <= 0:
+                return None, True  # the cap expired while waiting for a slot: stop, no request
             self._stats.calls += 1
             started = time.monotonic()
             try:
                 kwargs: dict[str, Any] = {"n": n} if n > 1 else {}
                 response = await asyncio.wait_for(
-                    state.client.chat.completions.create(
-                        model=self.model,
+                    self._client(state, endpoint[0]).chat.completions.create(
+                        model=endpoint[1],
                         messages=[{"role": "user", "content": prompt}],
                         temperature=temperature,
                         **kwargs,
                     ),
-                    timeout=self.config.timeout_s,
+                    timeout=min(self.config.timeout_s, remaining),
                 )
                 texts = _choice_texts(response)
                 if texts is None:
@@ -329,11 +366,13 @@ class OpenAIJudge(SyncJudgeMixin):
                     logger.error("judge endpoint rejected the request with HTTP %s; check the judge "
                                  "URL, model name and the API key variable %s", status, self.config.api_key_env)
                 return None, status in _FATAL_STATUS
-            except asyncio.CancelledError:
-                attempts.cut_off = True
-                raise
             finally:
                 self._stats.latency_s += time.monotonic() - started
+
+    def _remaining(self, attempts: _Attempts) -> float:
+        if attempts.deadline is None:
+            return self.config.deadline_s
+        return attempts.deadline - time.monotonic()
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.config.backoff_max_s, self.config.backoff_s * (2 ** (attempt - 1)))

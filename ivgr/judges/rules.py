@@ -44,7 +44,8 @@ authors' rubric (§4.7): contradiction -> 0.0; extra AND missing -> 0.3; one -> 
     of the question (restating the question describes nothing).
   * missing: a reference fact absent from the candidate, or more than `word_tolerance`
     (default 20%) of the reference's content words absent from the candidate; extra: the
-    same in the other direction. An empty candidate scores 0.0.
+    same in the other direction. An empty candidate scores 0.0. Only the first 50 000
+    characters of each text are read (bounded time on hostile input).
 Limits, honestly: this is bag-of-words reading, not understanding. Synonyms ("car" vs
 "automobile") look like extra plus missing content; two objects with the same name
 (two cars of different colours) are merged into one; negation ("the car is not red") is
@@ -57,6 +58,7 @@ the CPU demo; use the `openai` judge for training runs that should match the pap
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import re
 import threading
@@ -65,7 +67,7 @@ from dataclasses import dataclass, field
 
 from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict
 
-try:  # the parsing module is owned and built separately; keep a local equivalent meanwhile
+try:  # ivgr.parsing is owned separately; the judge keeps working (local pass below) without it
     from ivgr.parsing import strip_boxes as _strip_boxes
 except ImportError:
     _strip_boxes = None
@@ -75,6 +77,7 @@ logger = logging.getLogger(__name__)
 MAX_ANSWER_CHARS = 1000  # reference-implementation.md §4.6: longer answers score 0, no call
 MATH_VERIFY_TIMEOUT_S = 2.0
 MATH_VERIFY_MAX_CHARS = 200
+MAX_REASONING_CHARS = 50_000  # longer texts are analysed by their head only: bounded time on hostile input
 
 ARTICLES = frozenset({"a", "an", "the"})
 NEGATIONS = frozenset({"not", "no", "never", "nor", "neither", "none", "n't", "cannot", "isn't", "aren't",
@@ -129,7 +132,6 @@ notice noticed analyze analyse describe described description box boxes region a
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+(?:'[^\W\d_]+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _CLAUSE_SPLIT = re.compile(r"[.,;:!?\n]+(?!\d)")
-_BOX_SPAN = re.compile(r"<box>.*?</box>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"</?(?:think|answer|box)>", re.IGNORECASE)
 
 
@@ -382,7 +384,12 @@ def _judge_number(answer: str, reference: str, ref_value: float | None) -> Answe
         values = {whole} if whole is not None else (set() if _MATHY.search(answer) else _numbers_in(answer))
         if len(values) == 1:
             (value,) = values
-            ok = _close(value, ref_value) or (answer.strip().endswith("%") and _close(value / 100, ref_value))
+            # A percentage matches its fraction in either direction ("50%" vs "0.5").
+            ok = (
+                _close(value, ref_value)
+                or (answer.strip().endswith("%") and _close(value / 100, ref_value))
+                or (reference.strip().endswith("%") and _close(value, ref_value / 100))
+            )
             return AnswerDecision(float(ok), True, "number")
     # math-verify reads prose as algebra ("2 cats and 3 dogs"), so only math-only answers go there.
     if _is_math_only(answer) and (_MATHY.search(reference) or _MATHY.search(answer) or ref_value is not None):
@@ -392,13 +399,17 @@ def _judge_number(answer: str, reference: str, ref_value: float | None) -> Answe
     return AnswerDecision(0.0, False, "number-unread")
 
 
+_WORD_CATEGORY: dict[str, str] = {w: "number" for w in (*_NUMBER_WORDS, *_TENS)}
+for _category, _vocab in ATTRIBUTE_CATEGORIES.items():
+    _WORD_CATEGORY.update(dict.fromkeys(_vocab, _category))
+
+
 def _vocabulary_of(tok: str) -> str | None:
-    for name, vocab in ATTRIBUTE_CATEGORIES.items():
-        if tok in vocab:
-            return name
-    if re.fullmatch(r"\d+(?:\.\d+)?", tok) or tok in _NUMBER_WORDS or tok in _TENS:
+    """Attribute category of a token (colour, position, size, shape, number) or None."""
+    category = _WORD_CATEGORY.get(tok)
+    if category is None and tok[:1].isdigit():
         return "number"
-    return None
+    return category
 
 
 def _span_match(short: list[str], long: list[str]) -> bool:
@@ -481,8 +492,31 @@ def strip_boxes_text(text: str) -> str:
     """Remove `<box>..</box>` spans and think/answer tags; uses ivgr.parsing when present."""
     if _strip_boxes is not None:
         text = _strip_boxes(text)
-    # The local pattern also runs after ivgr.parsing: it catches any span that parser bounds out.
-    return _TAG.sub(" ", _BOX_SPAN.sub(" ", text))
+    # The local pass also runs after ivgr.parsing: it catches any span that parser bounds out.
+    return _TAG.sub(" ", _remove_box_spans(text))
+
+
+def _remove_box_spans(text: str) -> str:
+    """Drop every `<box>...</box>` span (case-insensitive) in linear time.
+
+    A lazy regex rescans to the end of the text from every unclosed `<box>`, which is
+    quadratic on hostile input ("<box>" * 5000); one forward scan is not.
+    """
+    lower = text.lower()
+    out: list[str] = []
+    pos = 0
+    while True:
+        start = lower.find("<box>", pos)
+        if start < 0:
+            break
+        end = lower.find("</box>", start + 5)
+        if end < 0:
+            break  # no closing tag anywhere after: nothing more to remove
+        out.append(text[pos:start])
+        out.append(" ")
+        pos = end + 6
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _noun_like(tok: str) -> bool:
@@ -506,6 +540,13 @@ def _attribute_object(toks: list[str], i: int) -> str | None:
         if _noun_like(tok):
             return singular(tok)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _analyse(text: str) -> tuple[frozenset[Fact], frozenset[str]]:
+    """Facts and content words of one text, cached: an archived reference meets many candidates."""
+    text = text[:MAX_REASONING_CHARS]
+    return frozenset(extract_facts(text)), frozenset(content_words(text))
 
 
 def extract_facts(text: str) -> set[Fact]:
@@ -544,10 +585,9 @@ def compare_reasoning(
     reference: str, candidate: str, *, question: str = "", word_tolerance: float = 0.2
 ) -> ConsistencyReport:
     """Lexical rubric level of `candidate` against `reference` (module docstring, §4.7 rubric)."""
-    ref_facts, cand_facts = extract_facts(reference), extract_facts(candidate)
+    (ref_facts, ref_all_words), (cand_facts, cand_all_words) = _analyse(reference), _analyse(candidate)
     ignore = frozenset(singular(t) for t in tokens(question))
-    ref_words = content_words(reference, ignore=ignore)
-    cand_words = content_words(candidate, ignore=ignore)
+    ref_words, cand_words = ref_all_words - ignore, cand_all_words - ignore
     if not cand_words and not cand_facts:
         return ConsistencyReport(level=0.0, missing=True)
     ref_by_key: dict[tuple[str, str], set[str]] = {}

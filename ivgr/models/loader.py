@@ -96,6 +96,9 @@ def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixel
     p = _check_checkpoint(path) if not Path(path).is_dir() else Path(path)
     model_type = _model_type(p) if (p / "config.json").is_file() else "qwen2_5_vl"
     processor = None
+    # Deviation: the authors load AutoProcessor only (reference-implementation.md §7.4), which needs
+    # torchvision in transformers 5; we fall back to an image-only Qwen-VL processor built from the
+    # PIL image processor when it cannot be built; option: automatic (no switch needed).
     try:
         from transformers import AutoProcessor
 

@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivgr.archive import ArchiveCandidate, ArchiveEntry, RolloutArchive, qualifies
 from ivgr.errors import DataError
@@ -37,6 +37,9 @@ from ivgr.rewards.terms import (
     judged_reward,
     weighted_total,
 )
+
+if TYPE_CHECKING:  # the protocol only; importing ivgr.judges here would tie the two packages
+    from ivgr.judges.base import Judge
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ class _Judged:
 class Scorer:
     """Scores batches of rollouts with the reward terms, a judge and the rollout archive."""
 
-    def __init__(self, *, config: ScorerConfig, judge: Any, archive: RolloutArchive) -> None:
+    def __init__(self, *, config: ScorerConfig, judge: Judge, archive: RolloutArchive) -> None:
         self.config = config
         self.judge = judge
         self.archive = archive

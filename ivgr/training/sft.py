@@ -148,6 +148,9 @@ class SFTDataset:
             self.processor.tokenizer(ex.completion + END_OF_TURN, add_special_tokens=False)["input_ids"],
             dtype=prompt_ids.dtype,
         )
+        # Deviation: never cut the prompt (the authors right-truncate to max_prompt_length, which
+        # would drop the generation prompt; reference-implementation.md §2.4 item 8); only the
+        # completion is cut, and a prompt that alone is too long is a DataError; option max_length.
         room = self.max_length - prompt_ids.numel()
         if room < 1:
             raise DataError(f"example {ex.sample_id!r} ({ex.stream}): the prompt alone is {prompt_ids.numel()} "
@@ -195,28 +198,41 @@ class SFTCollator:
 
 
 # ----------------------------------------------------------------------------- stages
-def _prepare_data(cfg: SFTConfig) -> tuple[Path, Path | None]:
-    """The SFT JSONL to train on; generates synthetic scenes + CoTs when the recipe asks for them."""
+def _prepare_data(cfg: SFTConfig, *, write: bool) -> tuple[Path, Path | None]:
+    """The SFT JSONL to train on; generates synthetic scenes + CoTs when the recipe asks for them.
+
+    Only the process with `write=True` generates; the others get the same paths.
+    """
     if cfg.train_file is not None:
         return Path(cfg.train_file), Path(cfg.image_dir) if cfg.image_dir else None
-    from ivgr.data import synthetic
-
     data_dir = Path(cfg.output_dir) / "data"
-    summary = synthetic.generate(data_dir / "scenes", n=cfg.synthetic_scenes, seed=cfg.seed, split="sft")
     jsonl = data_dir / "sft.jsonl"
-    synthetic.write_sft_jsonl(jsonl, summary["dir"], textual_fraction=cfg.synthetic_textual_fraction, seed=cfg.seed)
-    logger.info("generated %d synthetic scenes for SFT in %s", cfg.synthetic_scenes, data_dir)
+    if write:
+        from ivgr.data import synthetic
+
+        summary = synthetic.generate(data_dir / "scenes", n=cfg.synthetic_scenes, seed=cfg.seed, split="sft")
+        synthetic.write_sft_jsonl(jsonl, summary["dir"], textual_fraction=cfg.synthetic_textual_fraction,
+                                  seed=cfg.seed)
+        logger.info("generated %d synthetic scenes for SFT in %s", cfg.synthetic_scenes, data_dir)
     return jsonl, None
 
 
-def _model_path(cfg: SFTConfig) -> Path:
-    """The checkpoint to start from; builds the tiny model for model_name_or_path=tiny."""
+def _model_path(cfg: SFTConfig, *, write: bool) -> Path:
+    """The checkpoint to start from; builds the tiny model for model_name_or_path=tiny (if `write`)."""
     if cfg.model_name_or_path != TINY_MODEL:
         return Path(cfg.model_name_or_path)
+    path = Path(cfg.output_dir) / "base-model"
+    if not write:
+        return path
     from ivgr.models.tiny import build_tiny_model
 
+    knobs = dict(cfg.tiny_model)
+    if cfg.train_file is None and "vocab_extra" not in knobs:
+        from ivgr.data.synthetic import world_vocabulary
+
+        knobs["vocab_extra"] = world_vocabulary()  # the synthetic world's words merge into tokens
     try:
-        return build_tiny_model(Path(cfg.output_dir) / "base-model", seed=cfg.seed, **cfg.tiny_model)
+        return build_tiny_model(path, seed=cfg.seed, **knobs)
     except TypeError as err:
         raise ConfigError(f"tiny_model: {err}") from None
 
@@ -251,6 +267,9 @@ def _training_arguments(cfg: SFTConfig):
         remove_unused_columns=False,  # our dataset yields model inputs already
         dataloader_num_workers=0,
         dataloader_pin_memory=torch.cuda.is_available(),  # pinning without a GPU only warns
+        # Without a GPU, say so: it is what makes torchrun/accelerate on CPU use DDP over gloo.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every trainable parameter is used in each forward
     )
     if cfg.gradient_checkpointing:  # transformers 5 renamed it; the old name warns
         kwargs["activation_checkpointing"] = True
@@ -291,6 +310,9 @@ def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: 
     return final
 
 
+# Deviation: SFT runs on a plain HF Trainer with a completion-only loss; the authors' SFT framework
+# and hyper-parameters are unknown (paper.md §2.7; their data is LLaMA-Factory format). The
+# defaults are ordinary VLM SFT values; options learning_rate, num_train_epochs, max_length, ...
 def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     """Cold-start SFT of `cfg.model_name_or_path` on `cfg.train_file`; returns OUTPUT_DIR/final.
 
@@ -302,13 +324,17 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
 
     started = time.monotonic()
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
-    # 1. data
-    train_file, image_dir = _prepare_data(cfg)
+    args = _training_arguments(cfg)
+    # 1. data and base model. Under accelerate/torchrun only each node's main process generates
+    # synthetic data or builds the tiny model; the others wait (main_process_first), then read.
+    with args.main_process_first(desc="SFT data and base model"):
+        write = args.local_process_index == 0
+        train_file, image_dir = _prepare_data(cfg, write=write)
+        base = _model_path(cfg, write=write)
     examples = read_sft_jsonl(train_file, image_dir=image_dir, streams=cfg.streams, limit=cfg.max_examples)
     counts = {s: sum(e.stream == s for e in examples) for s in cfg.streams}
     logger.info("SFT on %d examples from %s: %s", len(examples), train_file, counts)
     # 2. model
-    base = _model_path(cfg)
     model, processor = load_model_and_processor(base, dtype=cfg.dtype, min_pixels=cfg.min_pixels,
                                                 max_pixels=cfg.max_pixels,
                                                 trust_remote_code=cfg.trust_remote_code)
@@ -321,7 +347,6 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     dataset = SFTDataset(examples, processor, max_length=cfg.max_length)
     collator = SFTCollator(pad_token_id=processor.tokenizer.pad_token_id)
     # 4. trainer
-    args = _training_arguments(cfg)
     # processing_class: the Trainer then saves the processor into every checkpoint (loadable alone).
     trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
                       processing_class=processor, callbacks=list(callbacks or []))

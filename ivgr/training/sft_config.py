@@ -87,6 +87,9 @@ class SFTConfig:
     def __post_init__(self) -> None:
         if not self.model_name_or_path:
             raise ConfigError("model_name_or_path is required (a local checkpoint directory, or 'tiny')")
+        if self.model_name_or_path != TINY_MODEL and not Path(self.model_name_or_path).expanduser().is_dir():
+            raise ConfigError(f"model_name_or_path {self.model_name_or_path} is not a directory; pass a local "
+                              "checkpoint (ivgr never downloads) or 'tiny'")
         bad = [s for s in self.streams if s not in STREAMS]
         if bad or not self.streams:
             raise ConfigError(f"streams must be a non-empty subset of {list(STREAMS)}, got {self.streams}")

@@ -144,6 +144,32 @@ class IvgrGRPOTrainer(GRPOTrainer):
             write_run_files(out, archive=self.archive, resolved_config=self.resolved_config)
         super()._save_checkpoint(model, trial)
 
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        """Restore weights through `from_pretrained`, which knows the checkpoint's key layout.
+
+        transformers 5.23's Trainer loads `model.safetensors` with a non-strict `load_state_dict`,
+        but Qwen2.5-VL checkpoints are written with the legacy names (`visual.*`, `model.layers.*`)
+        while the live module uses `model.visual.*`, `model.language_model.*`: on resume most
+        tensors were silently left at their initial values (caught by the SIGKILL-resume test).
+        """
+        # Deviation: strict, conversion-aware weight restore on resume (stock Trainer silently skips
+        # renamed keys); option: none (always on for plain models; DeepSpeed/FSDP use the stock path).
+        if model is not None or self.is_deepspeed_enabled or self.is_fsdp_enabled:
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        target = self.model
+        dtype = next(target.parameters()).dtype
+        loaded = type(target).from_pretrained(resume_from_checkpoint, dtype=dtype)
+        missing, unexpected = target.load_state_dict(loaded.state_dict(), strict=False)
+        if missing or unexpected:
+            from ivgr.errors import ModelError
+
+            raise ModelError(
+                f"{resume_from_checkpoint}: checkpoint does not match the model (missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]}); resume with the same model_path"
+            )
+        del loaded
+        logger.info("restored weights from %s", resume_from_checkpoint)
+
     def close(self) -> None:
         self.rewarder.close()
 

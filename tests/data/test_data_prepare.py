@@ -119,7 +119,7 @@ def test_failure_midway_keeps_previous_output(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(prep, "_prepare_row", boom)
+    monkeypatch.setattr(prep, "_finish_row", boom)
     with pytest.raises(RuntimeError):
         prepare(src, tmp_path / "out", force=True)
     assert len(read_prepared(tmp_path / "out")) == 5
@@ -153,3 +153,19 @@ def test_cli_prepare_prints_summary_and_is_idempotent(tmp_path):
     assert "kept 4 of 6 rows" in first.stdout and "unknown_datasource" in first.stdout
     second = subprocess.run(cmd, capture_output=True, text=True)
     assert second.returncode == 0 and "nothing to do" in second.stdout
+
+
+def test_output_is_identical_for_any_number_of_image_workers(tmp_path):
+    for i in range(6):
+        write_image(tmp_path / "images" / f"{i}.png", (100 + 30 * i, 90), colour=(40 * i, 20, 20))
+    (tmp_path / "images" / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    rows = [authors_row(f"images/{i % 6}.png", query=f"q{i}", boxes=[[1, 1, 20, 20]]) for i in range(14)]
+    rows.insert(5, authors_row("images/bad.png", query="broken"))
+    src = open_source(write_parquet(tmp_path / "d.parquet", rows))
+    prepare(src, tmp_path / "one", config=PrepareConfig(workers=1))
+    prepare(src, tmp_path / "three", config=PrepareConfig(workers=3))
+    for name in ("samples.jsonl", "excluded.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "three" / name).read_bytes()
+    one = sorted(p.name for p in (tmp_path / "one" / "images").iterdir())
+    assert one == sorted(p.name for p in (tmp_path / "three" / "images").iterdir()) and len(one) == 6
+    assert [s.question for s in read_prepared(tmp_path / "three")] == [f"q{i}" for i in range(14)]

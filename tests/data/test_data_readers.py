@@ -122,3 +122,22 @@ def test_bad_columns_spec_and_unknown_paths_are_clear_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no .parquet/.jsonl"):
         open_source(tmp_path / "empty")
+
+
+def test_hf_dataset_dict_split_is_chosen_with_at_suffix(tmp_path):
+    import datasets
+
+    png = image_bytes((56, 56))
+    part = {"query": ["q"], "answer": ["a"], "image": [{"bytes": png, "path": None}], "datasource": ["treevgr"]}
+    features = datasets.Features({"query": datasets.Value("string"), "answer": datasets.Value("string"),
+                                  "image": datasets.Image(), "datasource": datasets.Value("string")})
+    dd = datasets.DatasetDict({
+        "train": datasets.Dataset.from_dict(part, features=features),
+        "test": datasets.Dataset.from_dict({**part, "query": ["q1"], "answer": ["b"]}, features=features),
+    })
+    dd.save_to_disk(str(tmp_path / "dd"))
+    rows = list(iter_rows(open_source(f"{tmp_path / 'dd'}@test")))
+    assert [r.data["answer"] for r in rows] == ["b"]
+    assert [r.data["answer"] for r in iter_rows(open_source(tmp_path / "dd"))] == ["a"]  # default: train
+    with pytest.raises(DataError, match="no split 'dev'; available: train, test"):
+        list(iter_rows(open_source(f"{tmp_path / 'dd'}@dev")))

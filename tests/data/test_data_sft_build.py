@@ -13,6 +13,7 @@ from ivgr.data.prepare import prepare
 from ivgr.data.prepared import read_prepared
 from ivgr.data.readers import open_source
 from ivgr.data.sft_build import SftBuildConfig, keeps_visual_terms, sft_build
+from ivgr.errors import DataError
 from ivgr.prompts import stream_prompt
 
 THINK = "The red cup <box>[10,20,60,90]</box> is left of 2 plates <box>[70,20,120,90]</box>."
@@ -128,3 +129,102 @@ def test_cli_sft_build_writes_examples(tmp_path, dataset):
          "--out", str(out)], capture_output=True, text=True,
     )
     assert bad.returncode == 1 and "none.jsonl: no such file" in bad.stderr
+
+
+def _score_input(sid, question, box):
+    return {"sample_id": sid, "stream": "grounded", "question": question, "answer": "left",
+            "completion": f"<think>The red cup <box>[{box}]</box> is on the left.</think><answer>left</answer>",
+            "target_boxes": [[10, 20, 60, 90]]}
+
+
+def test_rollouts_scored_by_ivgr_score_are_joined_and_selected(tmp_path, dataset):
+    prep, paired = dataset
+    sid, q = paired[0].sample_id, paired[0].question
+    rows = [_score_input(sid, q, "100,20,160,90"), _score_input(sid, q, "10,20,60,90")]  # IoU 0, then 1
+    rollouts = write_jsonl(tmp_path / "rollouts.jsonl", rows)
+    scores = tmp_path / "scores.jsonl"
+    subprocess.run([sys.executable, "-m", "ivgr.cli", "score", str(rollouts), "--out", str(scores)],
+                   check=True, capture_output=True)
+    summary = sft_build(rollouts, tmp_path / "sft.jsonl", dataset=prep, scores=scores)
+    out = _read(tmp_path / "sft.jsonl")
+    assert summary.skipped == {"low_box_iou": 1}
+    assert out[0]["box_iou"] == 1.0 and "[10,20,60,90]" in out[0]["completion"]
+    assert out[1]["completion"] == "<think>The red cup is on the left.</think><answer>left</answer>"
+
+
+def test_misaligned_scores_file_is_a_data_error(tmp_path):
+    rollouts = write_jsonl(tmp_path / "r.jsonl", [_roll("a"), _roll("b")])
+    scores = write_jsonl(tmp_path / "s.jsonl", [{"sample_id": "a"}, {"sample_id": "c"}])
+    with pytest.raises(DataError, match=r"s\.jsonl:2: sample_id 'c' does not match"):
+        sft_build(rollouts, tmp_path / "sft.jsonl", scores=scores)
+    short = write_jsonl(tmp_path / "short.jsonl", [{"sample_id": "a"}])
+    with pytest.raises(DataError, match="fewer lines"):
+        sft_build(rollouts, tmp_path / "sft.jsonl", scores=short)
+    assert not (tmp_path / "sft.jsonl").exists()
+
+
+def test_unscored_curated_cots_need_the_explicit_option(tmp_path):
+    row = {"sample_id": "a", "stream": "grounded", "question": "Q?", "image": "/i.png",
+           "completion": f"<think>{THINK}</think><answer>left</answer>"}
+    rollouts = write_jsonl(tmp_path / "r.jsonl", [row])
+    assert sft_build(rollouts, tmp_path / "o1.jsonl").skipped == {"unscored": 1}
+    summary = sft_build(rollouts, tmp_path / "o2.jsonl", config=SftBuildConfig(unscored_as_correct=True))
+    assert summary.examples == 2
+
+
+def test_openai_rewriter_against_a_loopback_server(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            requests.append(body)
+            replies = ["A red cup stands left of two plates.", "Left of 2 plates there is a red cup."]
+            payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                       "choices": [{"index": i, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": replies[i % 2]}}
+                                   for i in range(body.get("n", 1))]}
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("IVGR_JUDGE_API_KEY", "test-key")
+    try:
+        from ivgr.data.sft_build import build_rewriter
+
+        rewriter = build_rewriter("openai", base_url=f"http://127.0.0.1:{server.server_port}/v1", model="judge")
+        rows = [_roll("q", question="Where is the cup?", image="/i.png")]
+        summary = sft_build(write_jsonl(tmp_path / "r.jsonl", rows), tmp_path / "sft.jsonl",
+                            config=SftBuildConfig(rewrites=2), rewriter=rewriter)
+    finally:
+        server.shutdown()
+    textual = [r["completion"] for r in _read(tmp_path / "sft.jsonl") if r["stream"] == "textual"]
+    assert textual == ["<think>A red cup stands left of two plates.</think><answer>left</answer>",
+                       "<think>Left of 2 plates there is a red cup.</think><answer>left</answer>"]
+    assert summary.rewrite_errors == 0 and len(requests) == 1 and requests[0]["n"] == 2
+    assert "<box>[10,20,60,90]</box>" in requests[0]["messages"][-1]["content"]
+
+
+def test_textual_failure_filter_uses_each_questions_mean_textual_accuracy(tmp_path):
+    extra = dict(question="Q?", image="/i.png")
+    rows = [
+        _roll("hard", **extra), _roll("hard", stream="textual", acc=0.0), _roll("hard", stream="textual", acc=1.0),
+        _roll("easy", **extra), _roll("easy", stream="textual", acc=1.0),
+        _roll("lonely", **extra),  # no textual rollout logged
+    ]
+    config = SftBuildConfig(textual_max_accuracy=0.5)
+    summary = sft_build(write_jsonl(tmp_path / "r.jsonl", rows), tmp_path / "sft.jsonl", config=config)
+    assert {r["sample_id"] for r in _read(tmp_path / "sft.jsonl")} == {"hard"}
+    assert summary.skipped["question_textual_already_correct"] == 1
+    assert summary.skipped["question_without_textual_rollouts"] == 1

@@ -70,8 +70,11 @@ def test_resuming_with_other_generation_settings_is_refused(tmp_path):
     write_vstar(tmp_path / "v", ROWS)
     out = tmp_path / "results.json"
     run_eval([("vstar", tmp_path / "v")], settings(limit=1), out, engine=FakeEngine())
+    # refused even when nothing is left to generate (limit=1 is already complete)
     with pytest.raises(ConfigError, match="different settings .*mode: 'textual' -> 'grounded'"):
-        run_eval([("vstar", tmp_path / "v")], settings(mode="grounded"), out, engine=FakeEngine())
+        run_eval([("vstar", tmp_path / "v")], settings(mode="grounded", limit=1), out, engine=FakeEngine())
+    with pytest.raises(ConfigError, match="max_pixels: 50176 -> 1000000"):
+        run_eval([("vstar", tmp_path / "v")], settings(max_pixels=1_000_000, limit=1), out, engine=FakeEngine())
 
 
 def test_undecodable_image_stops_by_default_and_is_counted_when_skipping(tmp_path):
@@ -86,3 +89,25 @@ def test_undecodable_image_stops_by_default_and_is_counted_when_skipping(tmp_pat
     res = run_eval([("hrbench8k", tmp_path / "h")], settings(on_bad_row="skip"), tmp_path / "b.json", engine=eng)
     counts = res["benchmarks"]["hrbench8k"]["counts"]
     assert eng.seen == ["0", "2"] and counts["items"] == 3 and counts["skipped"] == 1 and counts["scored"] == 2
+
+
+def test_judge_is_asked_only_for_unparseable_answers_and_counted(tmp_path):
+    from ivgr.judges import JudgeConfig
+
+    class Mumbling(FakeEngine):
+        def run(self, reqs, *, mode):
+            out = super().run(reqs, mode=mode)
+            for i, r in enumerate(out):
+                if (len(self.seen) - len(out) + i) % 2:  # every second item: no option named
+                    r.completion = "<think>t</think><answer>hard to say</answer>"
+            return out
+
+    write_vstar(tmp_path / "v", ROWS)
+    res = run_eval([("vstar", tmp_path / "v")], settings(judge=JudgeConfig(kind="rules")), tmp_path / "r.json",
+                   engine=Mumbling())
+    preds = [json.loads(x) for x in predictions_path(tmp_path / "r.json").read_text().splitlines()]
+    assert [p["judge"] is not None for p in preds] == [False, True, False, True, False]
+    assert all(p["judge"]["source"] == "rules" for p in preds if p["judge"])
+    counts = res["benchmarks"]["vstar"]["counts"]
+    assert counts["unparsed"] == 2 and counts["judge_used"] == 2
+    assert res["benchmarks"]["vstar"]["scores"]["vlmevalkit"].get("judge_used") is None  # ivgr profile only

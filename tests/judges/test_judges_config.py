@@ -63,3 +63,24 @@ def test_config_api_key_comes_from_the_named_variable_and_is_hidden_from_repr(mo
 
 def test_build_judge_gives_the_rules_judge_by_default():
     assert isinstance(build_judge(JudgeConfig()), RulesJudge)
+
+
+def test_judges_public_api_is_stable_and_openai_judge_loads_lazily():
+    import ivgr.judges as judges
+
+    assert set(judges.__all__) == {
+        "Judge", "Verdict", "JudgeStats", "JudgeConfig", "JudgeCache", "RulesJudge", "OpenAIJudge",
+        "SyncJudgeMixin", "build_judge", "run_sync", "cache_key", "parse_binary_score", "parse_rubric_score",
+    }
+    from ivgr.judges import OpenAIJudge
+    from ivgr.judges.openai_judge import OpenAIJudge as direct
+
+    assert OpenAIJudge is direct
+
+
+def test_judge_stats_subtract_to_per_step_metrics():
+    from ivgr.judges import JudgeStats
+
+    step = JudgeStats(calls=10, errors=2, cache_hits=3, latency_s=1.5) - JudgeStats(calls=4, errors=1, latency_s=0.5)
+    assert step.as_metrics()["judge/calls"] == 6.0
+    assert (step.errors, step.cache_hits, step.latency_s) == (1, 3, 1.0)

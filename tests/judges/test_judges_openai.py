@@ -118,6 +118,14 @@ def test_openai_deadline_caps_one_question_including_retries(server):
     assert server.count == 1
 
 
+def test_openai_deadline_does_not_count_the_wait_for_a_concurrency_slot(server):
+    server.script = Reply(text="1", delay_s=0.2)
+    judge = make_judge(server, max_concurrency=1, deadline_s=0.5, timeout_s=0.5)
+    verdicts = run(judge, *[judge.accuracy(question=f"q{i}", answer="a laptop", reference="computer") for i in range(4)])
+    # the last question waits ~0.6 s for its slot, longer than its 0.5 s cap, and still succeeds
+    assert [v.source for v in verdicts] == ["llm"] * 4 and server.max_in_flight == 1
+
+
 def test_openai_cache_asks_an_identical_question_once_even_when_ten_run_concurrently(server):
     server.script = Reply(text="0.7", delay_s=0.2)
     judge = make_judge(server)
@@ -230,8 +238,12 @@ def test_openai_sync_calls_work_inside_a_running_event_loop(server):
     async def caller():
         return judge.accuracy_sync(question="q", answer="a laptop", reference="computer")
 
-    assert asyncio.run(caller()).score == 1.0
-    assert judge.consistency_sync(question="q", reference=REF, candidate=CAND).score == 1.0
+    try:
+        assert asyncio.run(caller()).score == 1.0
+        assert judge.consistency_sync(question="q", reference=REF, candidate=CAND).score == 1.0
+        assert server.count == 2
+    finally:
+        judge.close()
 
 
 def test_openai_judge_can_run_on_an_injected_mock_transport():
@@ -251,6 +263,21 @@ def test_openai_judge_can_run_on_an_injected_mock_transport():
     judge = OpenAIJudge(base_url="http://judge.test/v1", n=1, http_client=client, **FAST)
     verdict = run(judge, judge.consistency(question="q", reference=REF, candidate=CAND))
     assert verdict.score == 0.3 and len(seen) == 1
+
+
+def test_openai_consistency_can_use_its_own_endpoint_and_model(server):
+    server.script = Reply(text="1")
+    with FakeJudgeServer(Reply(text="0.3")) as consistency_server:
+        judge = make_judge(server, consistency_base_url=consistency_server.url, consistency_model="cons-model", n=1)
+        accuracy, consistency = run(
+            judge,
+            judge.accuracy(question="q", answer="a laptop", reference="computer"),
+            judge.consistency(question="q", reference=REF, candidate=CAND),
+        )
+        assert (accuracy.score, consistency.score) == (1.0, 0.3)
+        assert server.count == 1 and consistency_server.count == 1
+        assert consistency_server.requests[0].body["model"] == "cons-model"
+        assert server.requests[0].body["model"] == "judge-test"
 
 
 def test_build_judge_reads_the_endpoint_from_the_environment(monkeypatch, server):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivgr.judges.parse import parse_binary_score, parse_rubric_score
 
@@ -45,3 +47,21 @@ CASES = [
 def test_parse_accepts_only_exact_score_tokens(reply, binary, rubric):
     assert parse_binary_score(reply) == binary
     assert parse_rubric_score(reply) == rubric
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=-10, max_value=10, allow_nan=False).map(lambda x: f"{x:.{abs(hash(x)) % 4}f}"))
+def test_parse_never_turns_an_off_rubric_number_into_a_score(reply):
+    value = float(reply)
+    rubric = parse_rubric_score(reply)
+    if rubric is not None:
+        assert reply in {"0", "1", "0.0", "1.0", "0.3", "0.7"} and rubric == value
+    binary = parse_binary_score(reply)
+    assert binary is None or (reply in {"0", "1", "0.0", "1.0"} and binary == value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_parse_is_total_on_arbitrary_text(reply):
+    assert parse_rubric_score(reply) in (None, 0.0, 0.3, 0.7, 1.0)
+    assert parse_binary_score(reply) in (None, 0.0, 1.0)

@@ -144,3 +144,12 @@ def test_rules_judge_modules_import_without_training_stack_or_openai_sdk():
         "bad = {'torch', 'transformers', 'trl', 'openai'} & set(sys.modules); assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_rules_judge_survives_hostile_text_in_bounded_time():
+    huge = "The red car <box>[1,2,3,4]</box> is on the left. " * 40_000  # ~2 MB
+    hostile = "<box>" * 5000 + "</box" * 5000 + "<think><answer>" + "\u202e\u0000" * 1000
+    judge = RulesJudge()
+    assert judge.consistency_sync(question="q", reference=huge, candidate=huge[:-7]).score == 1.0
+    assert judge.consistency_sync(question="q", reference=REF, candidate=hostile).score in (0.0, 0.3, 0.7, 1.0)
+    assert judge.accuracy_sync(question=hostile, answer=hostile[:900], reference="B").score == 0.0

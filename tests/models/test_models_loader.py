@@ -66,6 +66,7 @@ def test_processor_falls_back_to_image_only_when_autoprocessor_fails(tiny_model_
     assert processor.image_processor.size["longest_edge"] == 12544
 
 
+@pytest.mark.slow  # a fresh interpreter importing transformers: ~4 s, more on a busy machine
 def test_image_only_processor_needs_no_torchvision(tiny_model_dir):
     # A fresh interpreter where importing torchvision is impossible, as on the CPU machines.
     code = (

@@ -196,3 +196,16 @@ def test_score_with_the_openai_judge_against_a_loopback_server(tmp_path, monkeyp
     g, t = read_jsonl(out)
     assert g["accuracy"] == 1.0 and t["consistency"] == pytest.approx(0.7) and t["judge_errors"] == 0
     assert seen and {body["model"] for body in seen} == {"judge-x"}
+
+
+def test_large_input_runs_with_the_progress_bar_and_keeps_order(tmp_path, fake_judge):
+    lines = [row(f"s{i}", "single", f"<think>t</think><answer>{'red' if i % 2 else 'blue'}</answer>", step=i % 7)
+             for i in range(600)]
+    src = write(tmp_path, lines)
+    out = tmp_path / "scores.jsonl"
+    result = CliRunner().invoke(app, ["score", str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    scores = read_jsonl(out)
+    assert [s["sample_id"] for s in scores] == [f"s{i}" for i in range(600)]
+    assert [s["step"] for s in scores] == [i % 7 for i in range(600)]
+    assert [s["accuracy"] for s in scores[:4]] == [0.0, 1.0, 0.0, 1.0]

@@ -59,6 +59,8 @@ def test_unknown_stream_and_missing_model_are_rejected(tmp_path):
         load_sft_config(_recipe(tmp_path), ["streams=visual"])
     with pytest.raises(ConfigError, match="model_name_or_path is required"):
         SFTConfig(synthetic_scenes=4)
+    with pytest.raises(ConfigError, match="never downloads"):
+        SFTConfig(model_name_or_path="Qwen/Qwen2.5-VL-7B-Instruct", synthetic_scenes=4)
 
 
 def test_invalid_yaml_reports_the_line(tmp_path):
@@ -73,7 +75,8 @@ def test_shipped_recipes_use_only_known_keys(tmp_path):
     assert tiny.model_name_or_path == "tiny" and tiny.synthetic_scenes > 0
     data = tmp_path / "sft.jsonl"
     data.write_text("")
-    big = load_sft_config(REPO / "recipes/sft_qwen2_5_vl_7b.yaml", [f"train_file={data}"])
+    big = load_sft_config(REPO / "recipes/sft_qwen2_5_vl_7b.yaml", [f"train_file={data}",
+                                                                   f"model_name_or_path={tmp_path}"])
     assert big.bf16 and big.gradient_checkpointing and big.max_pixels == 3211264
 
 

@@ -35,7 +35,7 @@ def _config(tmp: Path, model: Path, data: Path, **overrides):
         "delta": 3.0,
         "use_cpu": True,
         "bf16": False,
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,
         "logging_steps": 1,
         "save_steps": 2,
         "report_to": ["tensorboard"],

@@ -63,11 +63,12 @@ class _HRBench(Benchmark):
         if profile == "vlmevalkit":
             return vk_mcq(response, item.choices)
         if profile == "lmms-eval":
-            # lmms-eval embeds an older can_infer; its GPT fallback crashes offline, so an
-            # unmatched answer is scored wrong (benchmarks.md §2.4).
+            # Deviation: lmms-eval's GPT fallback crashes offline (KeyError / bool.lower(),
+            # benchmarks.md §2.4); an unmatched answer is scored wrong instead; option --profile
             return vk_mcq(response, item.choices, legacy=True)
-        # official: the HR-Bench authors judge with a local LLM; offline we use ivgr's
-        # extraction (plus the optional judge) with their per-cycle aggregation.
+        # Deviation: the HR-Bench authors judge every answer with a local LLM (benchmarks.md
+        # §2.2); offline we extract letters and ask an LLM only for unparseable answers,
+        # with their per-cycle aggregation; option --judge
         return self.extract_ivgr(item, response)
 
     def aggregate(self, rows: list[Scored], profile: str) -> dict[str, Any]:

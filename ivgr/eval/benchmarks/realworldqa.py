@@ -72,7 +72,8 @@ class RealWorldQA(Benchmark):
         if profile == "vlmevalkit" and item.kind == "mcq":
             return vk_mcq(response, item.choices)
         if profile == "vlmevalkit":
-            # Assumption: how VLMEvalKit stores open items is unknown (§5.1); exact match.
+            # Deviation: how VLMEvalKit stores open items is unknown (benchmarks.md §5.1); we
+            # use case-insensitive exact match; option --profile
             return response.strip().lower()
         # official: xAI published no scorer; ivgr extraction, plain accuracy.
         return self.extract_ivgr(item, response)

@@ -68,6 +68,7 @@ class VStar(Benchmark):
             return lmms_vstar_letter(response)
         if profile == "vlmevalkit":
             return vk_mcq(response, item.choices)
-        # official: the V* authors rank option likelihoods instead of generating, so there
-        # is no official extractor; ivgr's is used with the official (micro) aggregation.
+        # Deviation: the V* authors rank option likelihoods instead of generating
+        # (benchmarks.md §1.1); we generate and use ivgr's extraction with their micro
+        # aggregation; option --profile
         return self.extract_ivgr(item, response)

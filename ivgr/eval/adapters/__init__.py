@@ -1,0 +1,1 @@
+"""Optional adapters to external evaluation toolkits (imported only when a toolkit asks)."""

@@ -1,0 +1,32 @@
+"""`ivgr infer` smoke test: prints reasoning and answer, writes the visualisation PNG."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from ivgr.cli import app
+
+@pytest.mark.slow
+def test_infer_tool_mode_prints_answer_and_saves_a_png(tmp_path):
+    from ivgr.models import build_tiny_model
+
+    model = build_tiny_model(tmp_path / "tiny", seed=1)
+    img_path = tmp_path / "scene.jpg"
+    Image.new("RGB", (640, 360), (90, 140, 200)).save(img_path)
+    vis = tmp_path / "out" / "vis.png"
+    result = CliRunner().invoke(app, ["infer", "--model", str(model), "--image", str(img_path), "--question",
+                                      "What colour is the sky?", "--mode", "tool", "--max-new-tokens", "6",
+                                      "--save-vis", str(vis)])
+    assert result.exit_code == 0, result.output
+    assert "reasoning:" in result.output and "answer:" in result.output and "640x360" in result.output
+    with Image.open(vis) as saved:
+        assert saved.format == "PNG" and saved.size == (640, 360)
+
+
+def test_infer_missing_image_is_one_clear_error(tmp_path):
+    result = CliRunner().invoke(app, ["infer", "--model", str(tmp_path), "--image", str(tmp_path / "none.jpg"),
+                                      "--question", "Q?"])
+    assert result.exit_code != 0
+    assert "none.jpg: no such file" in str(result.exception)

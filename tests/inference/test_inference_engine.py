@@ -1,0 +1,90 @@
+"""InferenceEngine on a tiny local Qwen2.5-VL checkpoint: modes, box frames, lazy images."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from ivgr.inference import InferenceEngine, InferenceRequest
+from ivgr.prompts import stream_prompt, tool_prompt
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    from ivgr.models import build_tiny_model
+
+    path = build_tiny_model(tmp_path_factory.mktemp("inf") / "tiny", seed=0)
+    return InferenceEngine(path, max_new_tokens=5, batch_size=2)
+
+
+def test_textual_mode_uses_the_textual_prompt_on_the_smart_resized_image(engine):
+    img = Image.new("RGB", (600, 400), "red")
+    [res] = engine.run([InferenceRequest(img, "What colour is it?")], mode="textual")
+    assert res.mode == "textual" and isinstance(res.completion, str) and res.boxes == []
+    w, h = res.model_size
+    assert w % 28 == 0 and h % 28 == 0 and w * h <= engine.max_pixels and res.image_size == (600, 400)
+
+
+def test_grounded_boxes_come_back_in_original_pixels(engine, monkeypatch):
+    seen = []
+
+    def fake(batch, **kw):
+        seen.extend(batch)
+        return ["<think>the cup <box>[28, 14, 112, 56]</box></think><answer>A</answer>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    img = Image.new("RGB", (1000, 500))
+    [res] = engine.run([InferenceRequest(img, "Where is the cup?")], mode="grounded")
+    text, images = seen[0]
+    assert text == stream_prompt("grounded", "Where is the cup?", frame="pixel")
+    mw, mh = images[0].size
+    assert res.boxes == [pytest.approx((28 * 1000 / mw, 14 * 500 / mh, 112 * 1000 / mw, 56 * 500 / mh))]
+    assert res.answer == "A"
+
+
+def test_tool_mode_feeds_image_crops_and_union_then_falls_back_without_boxes(engine, monkeypatch):
+    calls = []
+
+    def fake(batch, **kw):
+        calls.append(batch)
+        if len(calls) == 1:
+            return ["<think><box>[10,10,40,40]</box> and <box>[60,60,100,100]</box></think><answer>B</answer>",
+                    "<think>no boxes here</think><answer>C</answer>"]
+        return ["<think>final</think><answer>D</answer>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    reqs = [InferenceRequest(Image.new("RGB", (224, 224)), "Q1?"), InferenceRequest(Image.new("RGB", (224, 224)), "Q2?")]
+    with_boxes, without = engine.run(reqs, mode="tool")
+    (text1, imgs1), (text2, imgs2) = calls[1]
+    assert text1 == tool_prompt("Q1?", n_crops=2, has_union=True) and len(imgs1) == 4
+    assert with_boxes.answer == "D" and len(with_boxes.crops) == 2 and with_boxes.union is not None
+    assert with_boxes.grounded_completion.startswith("<think><box>")
+    assert without.tool_fallback and text2 == stream_prompt("textual", "Q2?") and len(imgs2) == 1
+
+
+def test_images_are_decoded_one_batch_at_a_time(engine, monkeypatch):
+    events = []
+
+    def loader(i):
+        def load():
+            events.append(f"load{i}")
+            return Image.new("RGB", (100, 80))
+        return load
+
+    def fake(batch, **kw):
+        events.append("generate")
+        return ["<answer>A</answer>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    results = list(engine.iter_run(iter(InferenceRequest(loader(i), "Q?") for i in range(5)), mode="textual"))
+    assert len(results) == 5
+    assert events == ["load0", "load1", "generate", "load2", "load3", "generate", "load4", "generate"]
+
+
+def test_unknown_mode_is_a_config_error(engine):
+    from ivgr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown mode 'visual'"):
+        engine.run([], mode="visual")

@@ -1,0 +1,154 @@
+"""Real subprocesses: two gloo ranks under torchrun, and SIGKILL-then-resume.
+
+accelerate's CPU launcher (`accelerate launch --cpu`, or a MULTI_CPU config without mpirun)
+starts a single process (ecosystem.md §A.7), so the CPU multi-process test uses torchrun,
+which is what `accelerate launch` runs underneath on GPUs anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+WORKER = Path(__file__).with_name("training_worker.py")
+TORCHRUN = Path(sys.executable).with_name("torchrun")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _base_config(tmp: Path, model: Path, data: Path, **overrides) -> dict:
+    values = {
+        "model_path": str(model),
+        "data_path": str(data),
+        "output_dir": str(tmp / "run"),
+        "num_generations": 2,
+        "per_device_train_batch_size": 4,
+        "steps_per_generation": 1,
+        "max_steps": 2,
+        "max_completion_length": 32,
+        "learning_rate": 1e-3,
+        "beta": 0.01,
+        "use_cpu": True,
+        "bf16": False,
+        "activation_checkpointing": False,
+        "logging_steps": 1,
+        "save_steps": 10,
+        "report_to": ["none"],
+        "seed": 11,
+        "judge": {"kind": "rules"},
+    }
+    values.update(overrides)
+    return values
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def two_rank_run(tmp_path_factory, primed_model, synthetic_data):
+    tmp = tmp_path_factory.mktemp("two_ranks")
+    config = tmp / "config.json"
+    config.write_text(json.dumps(_base_config(tmp, primed_model, synthetic_data)))
+    out = tmp / "out"
+    cmd = [str(TORCHRUN), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           str(WORKER), str(config), str(out)]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+
+
+@pytest.mark.slow
+def test_two_ranks_train_disjoint_pairs_with_whole_groups(two_rank_run):
+    r0, r1 = two_rank_run
+    assert (r0["world"], r1["world"]) == (2, 2) and r0["global_step"] == r1["global_step"] == 2
+    train0 = [b for b in r0["batches"] if b[0][0] != "probe"]
+    train1 = [b for b in r1["batches"] if b[0][0] != "probe"]
+    assert len(train0) == len(train1) == 2
+    for b0, b1 in zip(train0, train1, strict=True):
+        for batch in (b0, b1):
+            groups = [tuple(map(tuple, batch[i : i + 2])) for i in range(0, len(batch), 2)]
+            assert all(len(set(g)) == 1 for g in groups)  # one (sample, stream) per group
+            assert {s for s, st in batch if st == "grounded"} == {s for s, st in batch if st == "textual"}
+        assert not {s for s, _ in b0} & {s for s, _ in b1}  # ranks split the generation batch
+
+
+@pytest.mark.slow
+def test_textual_row_on_one_rank_gets_the_reference_made_on_the_other(two_rank_run):
+    r0, r1 = two_rank_run
+    assert r0["probe"]["stream"] == "grounded" and r1["probe"]["stream"] == "textual"
+    assert r1["probe"]["reference"] == "the square <box>[10,10,40,40]</box> is red made on rank zero"
+    assert r0["probe"]["archive"] == r1["probe"]["archive"]  # every rank applied the same update
+    assert r0["archive"] == r1["archive"]  # and the training archives agree too
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_restores_model_optimizer_step_and_archive(tmp_path, primed_model, synthetic_data):
+    from safetensors.torch import load_file
+
+    from ivgr.archive import ArchiveCandidate, ArchiveEntry, RolloutArchive
+    from ivgr.data.prepared import read_prepared
+    from ivgr.training.trainer import find_resumable_checkpoint
+
+    seed = RolloutArchive()
+    seed.offer_many(
+        ArchiveCandidate(sample_id=s.sample_id, entry=ArchiveEntry(think=f"seed {i}", box_iou=0.5, step=0))
+        for i, s in enumerate(read_prepared(synthetic_data))
+    )
+    seed.save(tmp_path / "seed.json")
+    values = _base_config(tmp_path, primed_model, synthetic_data, max_steps=8, save_steps=2,
+                          archive_path=str(tmp_path / "seed.json"))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(values))
+    run_dir = Path(values["output_dir"])
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(config), str(tmp_path / "out1")], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while find_resumable_checkpoint(run_dir) is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (tmp_path / "out1").exists()
+    ckpt = find_resumable_checkpoint(run_dir)
+    assert ckpt is not None
+    ckpt_step = int(ckpt.name.split("-")[1])
+    assert ckpt_step < 8
+    saved_archive = json.loads((ckpt / "archive.json").read_text())
+    weights = load_file(str(ckpt / "model.safetensors"))
+    weights_abs_sum = float(sum(t.abs().sum() for t in weights.values()))
+    shutil.copy(ckpt / "archive.json", tmp_path / "saved_archive.json")
+
+    # resume without the seed file: the archive can only come from the checkpoint
+    values.pop("archive_path")
+    values["_resume"] = True
+    config.write_text(json.dumps(values))
+    done = subprocess.run([sys.executable, str(WORKER), str(config), str(tmp_path / "out2")], env=_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads((tmp_path / "out2" / "rank0.json").read_text())
+    assert record["restored"]["checkpoint"] == str(ckpt)
+    assert record["restored"]["archive"] == saved_archive
+    assert saved_archive["entries"] and len(saved_archive["entries"]) == len(seed)
+    assert record["start"]["start_step"] == ckpt_step
+    assert record["start"]["first_step"] == ckpt_step + 1
+    assert record["start"]["adam_step"] == ckpt_step + 1  # optimizer state continued, not restarted
+    assert record["start"]["weights_abs_sum"] == pytest.approx(weights_abs_sum, rel=1e-6)
+    assert record["global_step"] == 8
+    assert len(record["batches"]) == 8 - ckpt_step
