@@ -113,6 +113,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=16, help="V* items for the throughput runs")
     ap.add_argument("--max-new-tokens", type=int, default=32)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--only", choices=["throughput", "memory"], help="run one of the two measurements")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from ivgr.models import build_tiny_model
@@ -123,30 +124,43 @@ def main() -> None:
         ivgr = [sys.executable, "-m", "ivgr.cli", "eval", "--model", str(model), "--profile", "ivgr",
                 "--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size)]
 
-        print(f"== throughput: ivgr eval, tiny model, {args.items} V* items (640x480), "
-              f"max_new_tokens={args.max_new_tokens}, batch {args.batch_size}, CPU threads {os.cpu_count()}")
-        write_vstar(tmp / "vstar", args.items)
-        rates = {}
-        for mode in ("textual", "grounded", "tool"):
-            out = tmp / f"{mode}.json"
-            _peak_rss_mb_of(ivgr + ["--benchmark", "vstar", "--data", str(tmp / "vstar"), "--mode", mode, "--out", str(out)])
-            tp = json.loads(out.read_text())["throughput"]
-            rates[mode] = tp["items_per_s"]
-            print(f"{mode:9s} {tp['items_per_s']:7.2f} items/s  ({tp['generated']} items in {tp['seconds']:.2f} s of "
-                  f"generation)  ratio vs textual {tp['items_per_s'] / rates['textual']:.2f}")
+        if args.only != "memory":
+            throughput(args, tmp, ivgr)
+        if args.only != "throughput":
+            memory(args, tmp, ivgr)
 
-        print(f"\n== memory: HR-Bench-8K-format parquet, {args.rows} rows of 7680x4320 JPEG (base64), one row group")
-        path = write_hrbench8k(tmp / "hr8k", args.rows)
-        print(f"file {path.stat().st_size / 2**20:.1f} MiB")
-        base_peak, base_s, _ = _peak_rss_mb_of([sys.executable, "-c", BASELINE, str(path)])
-        print(f"baseline (read_table + decode all): peak RSS {base_peak:8.1f} MB  ({base_s:.1f} s)")
-        for bs in (1, args.batch_size):
-            peak, secs, _ = _peak_rss_mb_of(ivgr[:-2] + ["--batch-size", str(bs), "--benchmark", "hrbench8k",
-                                                         "--data", str(tmp / "hr8k"), "--out", str(tmp / f"hr{bs}.json")])
-            print(f"ivgr eval --batch-size {bs}: peak RSS {peak:8.1f} MB  ({secs:.1f} s)  ratio vs baseline "
-                  f"{peak / base_peak:.2f}")
-        idle, _, _ = _peak_rss_mb_of([sys.executable, "-c", "import ivgr.cli, torch, transformers"])
-        print(f"reference: python + torch + transformers imported, nothing else: {idle:.1f} MB")
+
+def throughput(args: argparse.Namespace, tmp: Path, ivgr: list[str]) -> None:
+    """items/s of `ivgr eval` in each mode (generation time only), ratio vs textual."""
+    print(f"== throughput: ivgr eval, tiny model, {args.items} V* items (640x480), "
+          f"max_new_tokens={args.max_new_tokens}, batch {args.batch_size}, CPUs {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.1f} (other processes skew CPU timings)")
+    write_vstar(tmp / "vstar", args.items)
+    rates = {}
+    for mode in ("textual", "grounded", "tool"):
+        out = tmp / f"{mode}.json"
+        _peak_rss_mb_of(ivgr + ["--benchmark", "vstar", "--data", str(tmp / "vstar"), "--mode", mode, "--out", str(out)])
+        tp = json.loads(out.read_text())["throughput"]
+        rates[mode] = tp["items_per_s"]
+        print(f"{mode:9s} {tp['items_per_s']:7.2f} items/s  ({tp['generated']} items in {tp['seconds']:.2f} s of "
+              f"generation)  ratio vs textual {tp['items_per_s'] / rates['textual']:.2f}")
+
+
+def memory(args: argparse.Namespace, tmp: Path, ivgr: list[str]) -> None:
+    """Peak RSS of `ivgr eval` on 8K images vs a load-everything baseline."""
+    print(f"\n== memory: HR-Bench-8K-format parquet, {args.rows} rows of 7680x4320 JPEG (base64), one row group")
+    path = write_hrbench8k(tmp / "hr8k", args.rows)
+    print(f"file {path.stat().st_size / 2**20:.1f} MiB")
+    base_peak, base_s, _ = _peak_rss_mb_of([sys.executable, "-c", BASELINE, str(path)])
+    print(f"baseline (read_table + decode all): peak RSS {base_peak:8.1f} MB  ({base_s:.1f} s)")
+    for bs, extra in ((1, []), (args.batch_size, []), (1, ["--jpeg-draft"]), (args.batch_size, ["--jpeg-draft"])):
+        out = tmp / f"hr{bs}{'d' if extra else ''}.json"
+        peak, secs, _ = _peak_rss_mb_of(ivgr[:-2] + ["--batch-size", str(bs), "--benchmark", "hrbench8k", *extra,
+                                                     "--data", str(tmp / "hr8k"), "--out", str(out)])
+        print(f"ivgr eval --batch-size {bs} {' '.join(extra):12s}: peak RSS {peak:8.1f} MB  ({secs:.1f} s wall)  "
+              f"ratio vs baseline {peak / base_peak:.2f}")
+    idle, _, _ = _peak_rss_mb_of([sys.executable, "-c", "import ivgr.cli, torch, transformers"])
+    print(f"reference: python + torch + transformers imported, nothing else: {idle:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -133,6 +133,9 @@ def validate_cmd(
     if summary.unusable:
         typer.secho(f"ivgr: {summary.unusable} of {summary.rows} rows are unusable", err=True, fg=typer.colors.RED)
         raise typer.Exit(1)
+    if summary.rows == 0:
+        typer.secho(f"ivgr: {path} holds no rows", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1)
     console.print("[green]all rows usable[/]")
 
 

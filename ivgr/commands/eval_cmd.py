@@ -9,13 +9,13 @@ import typer
 
 HELP = """Evaluate a local checkpoint on the paper's benchmarks, from local copies of their releases.
 
-Benchmarks: vstar, hrbench4k, hrbench8k, mme_realworld_lite, pope, realworldqa, cvbench2d,
-cvbench3d. --data is the release folder (or file) of one benchmark; with several benchmarks,
-give --data once per benchmark as NAME=PATH, or one root folder holding a subfolder per
+Benchmarks: vstar, hrbench4k, hrbench8k, mme_realworld_lite, pope, realworldqa, cvbench2d, \
+cvbench3d. --data is the release folder (or file) of one benchmark; with several benchmarks, \
+give --data once per benchmark as NAME=PATH, or one root folder holding a subfolder per \
 benchmark name.
 
-Raw outputs are appended to RESULTS.predictions.jsonl as they come: run the same command
-again to resume an interrupted run. Every score is printed with its profile (ivgr, official,
+Raw outputs are appended to RESULTS.predictions.jsonl as they come: run the same command again \
+to resume an interrupted run. Every score is printed with its profile (ivgr, official, \
 lmms-eval, vlmevalkit), computed from the stored outputs.
 
 Examples:
@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
         crop_margin: float = typer.Option(0.1, "--crop-margin", help="Tool mode: margin, a fraction of the box size."),
         max_crops: int = typer.Option(4, "--max-crops", help="Tool mode: most local crops per question."),
         crop_min_side: int = typer.Option(112, "--crop-min-side", help="Tool mode: upscale crops whose short side is smaller."),
+        jpeg_draft: bool = typer.Option(False, "--jpeg-draft", help="Decode JPEGs at 1/2-1/8 scale when the model needs fewer pixels (textual/grounded; faster, less memory on 8K images)."),
         on_bad_row: str = typer.Option("error", "--on-bad-row", help="error (stop, naming file and row) or skip (count it)."),
         judge: str = typer.Option("none", "--judge", help="none, or openai: an LLM judge for unparseable answers only."),
         judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint (else $IVGR_JUDGE_BASE_URL)."),
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
         settings = EvalSettings(
             model=model, mode=mode, backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
             max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, limit=limit,
-            profiles=parse_profiles(profile), on_bad_row=on_bad_row, judge=judge_cfg,
+            profiles=parse_profiles(profile), on_bad_row=on_bad_row, judge=judge_cfg, jpeg_draft=jpeg_draft,
             tool={"style": crops, "margin": crop_margin, "max_crops": max_crops, "min_side": crop_min_side},
         )
         console = Console(stderr=True)

@@ -9,9 +9,9 @@ import typer
 
 HELP = """Ask a local checkpoint one question about one image; print its reasoning and answer.
 
-Modes: textual (iVGR's default: reasoning without boxes), grounded (boxes in the reasoning,
-printed in the original image's pixels), tool (grounded pass, then crops of the boxes and
-their union fed back with the image for a final textual answer).
+Modes: textual (iVGR's default: reasoning without boxes), grounded (boxes in the reasoning, \
+printed in the original image's pixels), tool (grounded pass, then crops of the boxes and their \
+union fed back with the image for a final textual answer).
 
 Examples:
 

@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
             resolved=resolved,
             resume=True if resume else None,
             callbacks=[RichProgress(console=console)],
-            sink=console.print if is_main else None,
+            sink=(lambda line: console.print(line, soft_wrap=True)) if is_main else None,
         )
         if is_main:
             console.print(

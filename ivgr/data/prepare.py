@@ -397,9 +397,11 @@ def _plan_row(
 
 def _finish_row(p: _Pending, config: PrepareConfig, writer: PreparedWriter, summary: PrepareSummary) -> None:
     """Wait for the row's image; write its sample, or exclude it if the image failed to decode."""
+    from PIL import Image
+
     try:
         image_rel = p.image.result()
-    except (OSError, ValueError, SyntaxError) as err:  # PIL's errors for corrupt data found on full decode
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:  # corrupt data on full decode
         _exclude(p.row, "undecodable_image", str(err)[:160], writer, summary)
         return
     row = p.row

@@ -31,6 +31,7 @@ from ivgr.errors import DataError
 logger = logging.getLogger(__name__)
 
 BATCH_ROWS = 512  # rows per arrow batch: big enough to amortise conversion, small in memory
+_SCHEMA_SAMPLE_ROWS = 1000  # JSONL rows scanned for column names
 _RELEASE_EVERY = 16  # batches between handing arrow's freed pages back to the OS
 PARQUET_SUFFIXES = (".parquet", ".pq")
 JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
@@ -112,25 +113,37 @@ def source_hash(source: DataSource) -> str:
     return digest.hexdigest()
 
 
+def _parquet_file(path: Path, **kwargs: Any) -> Any:
+    """Open a parquet file; DataError naming it when it is not readable parquet."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path, **kwargs)
+    except Exception as err:  # pyarrow raises several types (ArrowInvalid, OSError, ...)
+        raise DataError(f"{path}: not a readable parquet file ({str(err)[:200]})") from err
+
+
 def column_names(source: DataSource) -> list[str]:
     """Column names known before reading rows (parquet/HF schema; the first JSONL row)."""
     if source.fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.ParquetFile(source.files[0]).schema_arrow.names)
+        return list(_parquet_file(source.files[0]).schema_arrow.names)
     if source.fmt == "hf":
         return list(_load_hf(source).column_names)
-    for row in iter_rows(source):
-        return list(row.data)
-    return []
+    # JSONL has no schema: take the union of keys over the first rows (optional keys such as
+    # `datasource` may be absent from the very first one); broken lines are row problems.
+    names: dict[str, None] = {}
+    for n, row in enumerate(iter_rows(source)):
+        if n >= _SCHEMA_SAMPLE_ROWS:
+            break
+        if "__error__" not in row.data:
+            names.update(dict.fromkeys(row.data))
+    return list(names)
 
 
 def count_rows(source: DataSource) -> int | None:
     """Row count for progress bars: parquet metadata, HF length, JSONL non-empty lines."""
     if source.fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return sum(pq.ParquetFile(p).metadata.num_rows for p in source.files)
+        return sum(_parquet_file(p).metadata.num_rows for p in source.files)
     if source.fmt == "hf":
         return len(_load_hf(source))
     total = 0
@@ -159,15 +172,11 @@ def _iter_parquet(source: DataSource) -> Iterator[RawRow]:
     `release_unused()` keep it flat.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     pool = pa.default_memory_pool()
     index = 0
     for path in source.files:
-        try:
-            reader = pq.ParquetFile(path, pre_buffer=False)
-        except Exception as err:  # pyarrow raises several types for a bad file; name the file
-            raise DataError(f"{path}: not a readable parquet file ({err})") from err
+        reader = _parquet_file(path, pre_buffer=False)
         for n, batch in enumerate(reader.iter_batches(batch_size=BATCH_ROWS, use_threads=False)):
             if n % _RELEASE_EVERY == 0:
                 pool.release_unused()
@@ -179,12 +188,14 @@ def _iter_parquet(source: DataSource) -> Iterator[RawRow]:
 def _iter_jsonl(source: DataSource) -> Iterator[RawRow]:
     index = 0
     for path in source.files:
-        with open(path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
+        with open(path, "rb") as fh:
+            for lineno, raw in enumerate(fh, start=1):
+                if not raw.strip():
                     continue
                 try:
-                    data = json.loads(line)
+                    data = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    data = {"__error__": "line is not valid UTF-8"}
                 except json.JSONDecodeError as err:
                     data = {"__error__": f"invalid JSON ({err.msg} at column {err.colno})"}
                 if not isinstance(data, dict):

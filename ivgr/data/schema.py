@@ -38,10 +38,19 @@ def make_sample_id(image_bytes: bytes, question: str) -> str:
     >>> make_sample_id(b"img", "a") == make_sample_id(b"img", "b")
     False
     """
+    return sample_id_from_digest(hashlib.sha256(image_bytes).digest(), question)
+
+
+def sample_id_from_digest(image_sha256: bytes, question: str) -> str:
+    """`make_sample_id` for callers that already hold the sha256 digest of the image bytes.
+
+    >>> sample_id_from_digest(hashlib.sha256(b"img").digest(), "q") == make_sample_id(b"img", "q")
+    True
+    """
     # Deviation: ids are content hashes (or the data's own id), not the row index after
     # filtering that the authors used; option none (always on).
     digest = hashlib.sha256()
-    digest.update(hashlib.sha256(image_bytes).digest())
+    digest.update(image_sha256)
     digest.update(b"\x00")
     digest.update(question.encode("utf-8"))
     return "sha-" + digest.hexdigest()[:SAMPLE_ID_HEX_CHARS]
@@ -124,4 +133,4 @@ class Sample(BaseModel):
         return ("grounded", "textual") if self.kind == "paired" else ("single",)
 
 
-__all__ = ["Box", "FRAMES", "KINDS", "Sample", "make_sample_id"]
+__all__ = ["Box", "FRAMES", "KINDS", "Sample", "make_sample_id", "sample_id_from_digest"]

@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import re
-import warnings
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from typing import Any
 
 from ivgr.data.adapters import ColumnMap, RowRecord, adapt_row, resolve_columns
 from ivgr.data.readers import DataSource, ImageRef, RawRow, column_names, iter_rows, load_image_ref
-from ivgr.data.schema import make_sample_id
+from ivgr.data.schema import sample_id_from_digest
+from ivgr.errors import DataError
 from ivgr.geometry import clip_box, is_valid_box
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class RowChecker:
             row.problems.append(Issue("empty_answer", f"column {columns['answer']!r} is empty"))
         self._check_boxes(row)
         if row.sample_id is None and info is not None and info.sha256 is not None:
-            row.sample_id = make_sample_id(info.sha256, record.question)
+            row.sample_id = sample_id_from_digest(info.sha256, record.question)
         # Only a usable row claims its id: a broken first copy must not make a good second
         # copy look like a duplicate (prepare then keeps the good one).
         if row.sample_id is not None and not row.problems:
@@ -177,6 +177,20 @@ class RowChecker:
                     row.warnings.append(Issue("box_clipped", f"box {shown} clipped to image {width}x{height}"))
 
 
+def allow_large_images(max_image_pixels: int) -> None:
+    """Raise Pillow's global decompression-bomb limit to ours (never lower it, never disable it).
+
+    Set once per process instead of per call: prepare decodes images on worker threads, and a
+    per-call save/restore of this global would race with them. Our own check in
+    `inspect_image` (width*height > max_image_pixels -> image_too_large) runs before any decode.
+    """
+    from PIL import Image
+
+    current = Image.MAX_IMAGE_PIXELS
+    if current is not None and current < max_image_pixels:
+        Image.MAX_IMAGE_PIXELS = max_image_pixels
+
+
 def inspect_image(ref: ImageRef, *, max_image_pixels: int = MAX_IMAGE_PIXELS) -> ImageInfo:
     """Open an image cheaply (header + `verify()`), returning its size or the problem.
 
@@ -194,23 +208,20 @@ def inspect_image(ref: ImageRef, *, max_image_pixels: int = MAX_IMAGE_PIXELS) ->
     except OSError as err:
         return ImageInfo(None, Issue("missing_image", f"cannot read {ref.path}: {err.strerror}"), None)
     digest = hashlib.sha256(data).digest()
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = max_image_pixels
+    allow_large_images(max_image_pixels)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
-                size = (int(img.width), int(img.height))
-                img.verify()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        with Image.open(io.BytesIO(data)) as img:
+            size = (int(img.width), int(img.height))
+            if size[0] * size[1] > max_image_pixels:
+                return ImageInfo(None, Issue("image_too_large", f"{size[0]}x{size[1]} > {max_image_pixels} pixels"), digest)
+            img.verify()
+    except Image.DecompressionBombError as err:
         return ImageInfo(None, Issue("image_too_large", str(err)[:160]), digest)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         where = f"{ref.path}: " if ref.path is not None else ""
         # Pillow names the in-memory buffer with its address; drop it so reports are reproducible
         detail = _OBJECT_REPR.sub("", str(err))[:160]
         return ImageInfo(None, Issue("undecodable_image", f"{where}{detail}"), digest)
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
     if size[0] <= 0 or size[1] <= 0:
         return ImageInfo(None, Issue("undecodable_image", f"image has size {size}"), digest)
     return ImageInfo(size, None, digest)
@@ -298,7 +309,13 @@ def validate(
 ) -> ValidationSummary:
     """Check every row; write each row with an issue to `report` (JSONL) as it is found."""
     summary = ValidationSummary(path=str(source.path))
-    report_fh = open(report, "w", encoding="utf-8") if report else None  # noqa: SIM115 - closed below
+    report_fh = None
+    if report:
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report_fh = open(report, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise DataError(f"--report {report}: cannot write ({err.strerror})") from err
     try:
         for row in iter_checked(
             source, image_dir=image_dir, columns=columns or {}, progress=progress,
@@ -322,6 +339,7 @@ __all__ = [
     "Issue",
     "RowChecker",
     "ValidationSummary",
+    "allow_large_images",
     "inspect_image",
     "issue_record",
     "iter_checked",

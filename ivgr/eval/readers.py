@@ -30,50 +30,66 @@ log = logging.getLogger(__name__)
 # (benchmarks.md §0.2), so we do the same, but only inside our decoder.
 MAX_IMAGE_PIXELS = 1_000_000_000
 
-ImageLoader = Callable[[], Any]  # () -> PIL.Image.Image (RGB)
+ROW_GROUP_WARN_BYTES = 1 << 30
+ORIGINAL_SIZE = "ivgr_original_size"  # PIL info key: (w, h) before a JPEG draft decode
+FitFn = Callable[[tuple[int, int]], tuple[int, int]]
+ImageLoader = Callable[..., Any]  # (fit: FitFn | None = None) -> PIL.Image.Image (RGB)
 
 
-def decode_image_bytes(data: bytes, *, where: str) -> Any:
-    """Decode encoded image bytes to an RGB PIL image, or raise DataError naming `where`."""
+def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> Any:
+    """Decode encoded image bytes to an RGB PIL image, or raise DataError naming `where`.
+
+    `fit(original (w, h)) -> (w, h)` is the size the caller will resize to. For a JPEG, the
+    decoder then works at the smallest 1/2, 1/4 or 1/8 scale that is still at least that
+    size (PIL `draft`), which cuts decode time and memory for 8K images; the original size
+    is kept in `img.info[ORIGINAL_SIZE]` so boxes still map to original pixels.
+    """
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_IMAGE_PIXELS)
     try:
         img = Image.open(io.BytesIO(data))
+        original = img.size
+        if fit is not None and img.format == "JPEG":
+            img.draft("RGB", fit(original))
         img.load()
+        img.info[ORIGINAL_SIZE] = original
     except Exception as err:  # PIL raises many types for bad bytes
         raise DataError(f"{where}: cannot decode image ({type(err).__name__}: {err})") from None
     # lmms-eval converts RGBA/P to RGB before the processor (benchmarks.md §3.1); so do we.
-    return img.convert("RGB") if img.mode != "RGB" else img
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+        img.info[ORIGINAL_SIZE] = original
+    return img
 
 
 def b64_loader(value: str, *, where: str) -> ImageLoader:
     """A loader that decodes a base64 image string only when called."""
 
-    def load() -> Any:
+    def load(fit: FitFn | None = None) -> Any:
         try:
             raw = base64.b64decode(value, validate=False)
         except (binascii.Error, ValueError) as err:
             raise DataError(f"{where}: image is not valid base64 ({err})") from None
-        return decode_image_bytes(raw, where=where)
+        return decode_image_bytes(raw, where=where, fit=fit)
 
     return load
 
 
 def bytes_loader(data: bytes, *, where: str) -> ImageLoader:
     """A loader for raw encoded bytes (HF `Image` feature `{"bytes": ..., "path": ...}`)."""
-    return lambda: decode_image_bytes(data, where=where)
+    return lambda fit=None: decode_image_bytes(data, where=where, fit=fit)
 
 
 def file_loader(path: Path, *, where: str) -> ImageLoader:
     """A loader that opens an image file when called; a missing file names the row."""
 
-    def load() -> Any:
+    def load(fit: FitFn | None = None) -> Any:
         try:
             data = path.read_bytes()
         except OSError as err:
             raise DataError(f"{where}: cannot read image file {path} ({err.strerror})") from None
-        return decode_image_bytes(data, where=where)
+        return decode_image_bytes(data, where=where, fit=fit)
 
     return load
 
@@ -101,7 +117,7 @@ def _check_columns(path: Path, have: list[str], need: list[str]) -> None:
         )
 
 
-def iter_parquet(path: Path, *, required: list[str], batch_size: int = 8) -> Iterator[tuple[int, dict]]:
+def iter_parquet(path: Path, *, required: list[str], batch_size: int = 1) -> Iterator[tuple[int, dict]]:
     """Yield (row_number, row dict) from a parquet file, a few rows in memory at a time."""
     import pyarrow.parquet as pq
 
@@ -114,11 +130,23 @@ def iter_parquet(path: Path, *, required: list[str], batch_size: int = 8) -> Ite
     _check_columns(path, pf.schema_arrow.names, required)
     if pf.metadata.num_rows == 0:
         raise DataError(f"{path}: the file has no rows")
+    biggest = max(pf.metadata.row_group(i).total_byte_size for i in range(pf.metadata.num_row_groups))
+    if biggest > ROW_GROUP_WARN_BYTES:
+        # pyarrow decodes a row group's column chunk before yielding its first row (measured:
+        # ~2.5-3x the chunk size in RSS), so huge row groups defeat streaming; the TSV reader
+        # does not (docs/PERFORMANCE.md, Evaluation).
+        log.warning("%s: a row group holds %.0f MiB; reading it needs about 3x that in memory. "
+                    "If memory is short, use the release's .tsv instead (streamed row by row).",
+                    path, biggest / 2**20)
+    import pyarrow as pa
+
     row = 0
-    for batch in pf.iter_batches(batch_size=batch_size):
+    for i, batch in enumerate(pf.iter_batches(batch_size=batch_size, use_threads=False)):
         for rec in batch.to_pylist():
             row += 1
             yield row, rec
+        if i % 16 == 15:  # give freed pool pages back to the OS (mimalloc keeps them otherwise)
+            pa.default_memory_pool().release_unused()
 
 
 def iter_tsv(path: Path, *, required: list[str]) -> Iterator[tuple[int, dict]]:

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 RESULTS_FORMAT = "ivgr-eval-results"
 # Settings that change generated text: a resumed run must use the same ones.
-_GENERATION_KEYS = ("model", "mode", "backend", "min_pixels", "max_pixels", "max_new_tokens", "temperature", "tool")
+_GENERATION_KEYS = ("model", "mode", "backend", "min_pixels", "max_pixels", "max_new_tokens", "temperature", "tool",
+                    "jpeg_draft")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class EvalSettings:
     profiles: list[str] = field(default_factory=lambda: list(PROFILES))
     on_bad_row: str = "error"  # "error" | "skip" (skips are counted in the results)
     tool: dict[str, Any] = field(default_factory=dict)  # ToolOptions fields (tool mode)
+    jpeg_draft: bool = False  # decode JPEGs at reduced scale (textual/grounded modes)
     judge: Any = None  # a JudgeConfig, or None: no LLM fallback
 
 
@@ -113,7 +115,8 @@ def _requested_meta(settings: EvalSettings) -> dict[str, Any]:
     return {"model": settings.model, "mode": settings.mode, "backend": settings.backend,
             "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
             "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-            "tool": asdict(ToolOptions(**settings.tool)) if settings.mode == "tool" else None}
+            "tool": asdict(ToolOptions(**settings.tool)) if settings.mode == "tool" else None,
+            "jpeg_draft": settings.jpeg_draft}
 
 
 def _limited(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
@@ -121,17 +124,6 @@ def _limited(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
         if limit is not None and i >= limit:
             return
         yield item
-
-
-def _batches(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class _JudgeFallback:
@@ -177,7 +169,11 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
             ids: list[str] = []
             selected[bench.name] = ids
             pending: list[Item] = []
+            seen: set[str] = set()
             for item in _limited(bench.load(data), settings.limit):
+                if item.item_id in seen:  # resuming is keyed by id: two rows must not share one
+                    raise DataError(f"{item.where}: duplicate item id {item.item_id!r} in {bench.name}")
+                seen.add(item.item_id)
                 ids.append(item.item_id)
                 if (bench.name, item.item_id) not in existing:
                     pending.append(item)
@@ -201,7 +197,8 @@ def _engine_meta(engine: Any, settings: EvalSettings) -> dict[str, Any]:
     return {"model": settings.model, "mode": settings.mode, "backend": settings.backend,
             "min_pixels": engine.min_pixels, "max_pixels": engine.max_pixels,
             "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-            "tool": asdict(engine.tool) if settings.mode == "tool" else None, "frame": engine.frame}
+            "tool": asdict(engine.tool) if settings.mode == "tool" else None, "frame": engine.frame,
+            "jpeg_draft": settings.jpeg_draft}
 
 
 def _build_engine(settings: EvalSettings) -> Any:
@@ -210,7 +207,7 @@ def _build_engine(settings: EvalSettings) -> Any:
     return InferenceEngine(settings.model, backend=settings.backend, min_pixels=settings.min_pixels,
                            max_pixels=settings.max_pixels, max_new_tokens=settings.max_new_tokens,
                            temperature=settings.temperature, batch_size=settings.batch_size,
-                           tool=ToolOptions(**settings.tool))
+                           tool=ToolOptions(**settings.tool), jpeg_draft=settings.jpeg_draft)
 
 
 def _generate(bench: Benchmark, batch: list[Item], state: dict[str, Any], settings: EvalSettings, out: Path,
@@ -229,9 +226,10 @@ def _generate(bench: Benchmark, batch: list[Item], state: dict[str, Any], settin
         _check_meta(out, _engine_meta(engine, settings), write=True)
         state["meta_written"] = True
     ready: list[tuple[Item, Any]] = []
+    fit = engine.draft_fit(settings.mode) if hasattr(engine, "draft_fit") else None
     for item in batch:
         try:
-            ready.append((item, item.image()))
+            ready.append((item, item.image(fit=fit) if fit is not None else item.image()))
         except DataError as err:
             if settings.on_bad_row == "error":
                 raise DataError(f"{err} (pass --on-bad-row skip to skip and count such rows)") from None
@@ -284,7 +282,8 @@ def _results(benches: list[tuple[Benchmark, Path]], settings: EvalSettings, out:
         "min_pixels": meta.get("min_pixels", settings.min_pixels),
         "max_pixels": meta.get("max_pixels", settings.max_pixels),
         "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-        "frame": meta.get("frame"), "tool": meta.get("tool"), "limit": settings.limit,
+        "frame": meta.get("frame"), "tool": meta.get("tool"), "jpeg_draft": settings.jpeg_draft,
+        "limit": settings.limit,
         "profiles": settings.profiles, "default_profile": DEFAULT_PROFILE,
         "judge": getattr(settings.judge, "kind", None) if settings.judge is not None else None,
         "predictions": str(predictions_path(out)), "throughput": throughput, "benchmarks": {},

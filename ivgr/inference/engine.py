@@ -29,23 +29,21 @@ from ivgr.inference.types import MODES, InferenceRequest, InferenceResult, ToolO
 log = logging.getLogger(__name__)
 
 
-def load_image(source: Any) -> Any:
-    """PIL image from a PIL image, a path or a loader callable (RGB)."""
+def load_image(source: Any, fit: Any = None) -> Any:
+    """PIL image (RGB) from a PIL image, a path or a loader callable.
+
+    `fit` (see `ivgr.eval.readers.decode_image_bytes`) lets a JPEG decode at a reduced scale.
+    """
     from PIL import Image
 
-    from ivgr.eval.readers import MAX_IMAGE_PIXELS
+    from ivgr.eval.readers import file_loader
 
     if isinstance(source, Image.Image):
         img = source
     elif callable(source):
-        img = source()
+        img = source(fit=fit) if fit is not None else source()
     elif isinstance(source, (str, Path)):
-        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_IMAGE_PIXELS)
-        try:
-            img = Image.open(source)
-            img.load()
-        except (OSError, ValueError) as err:
-            raise DataError(f"{source}: cannot open image ({err})") from None
+        img = file_loader(Path(source), where=str(source))(fit=fit)
     else:
         raise DataError(f"unsupported image source {type(source).__name__}; pass a PIL image, a path or a callable")
     return img.convert("RGB") if img.mode != "RGB" else img
@@ -57,7 +55,8 @@ class InferenceEngine:
     def __init__(self, model_path: str | Path, *, backend: str = "hf", min_pixels: int | None = None,
                  max_pixels: int | None = None, max_new_tokens: int = 1024, temperature: float = 0.0,
                  batch_size: int = 4, device: str | None = None, dtype: str = "auto",
-                 tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False):
+                 tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False,
+                 jpeg_draft: bool = False):
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if max_new_tokens < 1:
@@ -70,6 +69,10 @@ class InferenceEngine:
         self.temperature = float(temperature)
         self.batch_size = batch_size
         self.tool = tool or ToolOptions()
+        # Decode JPEGs at 1/2-1/8 scale when the model needs far fewer pixels (textual and
+        # grounded modes only: tool mode crops the full-resolution original). Same model
+        # input size; the resampling path differs slightly, hence opt-in.
+        self.jpeg_draft = jpeg_draft
         if backend == "hf":
             from ivgr.inference.backends import HFBackend
 
@@ -90,14 +93,25 @@ class InferenceEngine:
         self.min_pixels, self.max_pixels = self.backend.min_pixels, self.backend.max_pixels
 
     # -- images ---------------------------------------------------------------------------
-    def resize(self, img: Any) -> Any:
-        """Smart-resize with the model's factor and pixel budget (what the processor would do)."""
-        from PIL import Image
-
+    def target_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """(w, h) the model sees for an image of `size`: smart-resize with its factor and budget."""
         from ivgr.geometry import smart_resize
 
         kwargs = {k: v for k, v in (("min_pixels", self.min_pixels), ("max_pixels", self.max_pixels)) if v}
-        h, w = smart_resize(img.height, img.width, factor=self.backend.factor, **kwargs)
+        h, w = smart_resize(size[1], size[0], factor=self.backend.factor, **kwargs)
+        return w, h
+
+    def draft_fit(self, mode: str) -> Any:
+        """The `fit` callback for reduced-scale JPEG decoding, or None when it must not be used."""
+        return self.target_size if self.jpeg_draft and mode != "tool" else None
+
+    def resize(self, img: Any) -> Any:
+        """Resize to the target of the image's ORIGINAL size (a draft-decoded image is smaller)."""
+        from PIL import Image
+
+        from ivgr.eval.readers import ORIGINAL_SIZE
+
+        w, h = self.target_size(img.info.get(ORIGINAL_SIZE, img.size))
         return img if (w, h) == img.size else img.resize((w, h), Image.BICUBIC)
 
     # -- public API -----------------------------------------------------------------------
@@ -129,18 +143,22 @@ class InferenceEngine:
         from ivgr.parsing import extract_answer, extract_boxes, extract_think
         from ivgr.prompts import stream_prompt, tool_prompt
 
-        originals = [load_image(r.image) for r in reqs]
+        from ivgr.eval.readers import ORIGINAL_SIZE
+
+        fit = self.draft_fit(mode)
+        originals = [load_image(r.image, fit) for r in reqs]
+        sizes = [img.info.get(ORIGINAL_SIZE, img.size) for img in originals]
         resized = [self.resize(img) for img in originals]
         first_stream = "textual" if mode == "textual" else "grounded"
         first = self._generate([(stream_prompt(first_stream, r.question, frame=self.frame), [img])
                                 for r, img in zip(reqs, resized)])
         results = []
-        for r, orig, small, text in zip(reqs, originals, resized, first):
+        for r, size, small, text in zip(reqs, sizes, resized, first):
             res = InferenceResult(mode=mode, completion=text, reasoning=extract_think(text),
-                                  answer=extract_answer(text), image_size=orig.size, model_size=small.size,
+                                  answer=extract_answer(text), image_size=size, model_size=small.size,
                                   request_id=r.request_id)
             if mode != "textual":
-                boxes = [to_original(b, frame=self.frame, model_size=small.size, image_size=orig.size)
+                boxes = [to_original(b, frame=self.frame, model_size=small.size, image_size=size)
                          for b in extract_boxes(text)]
                 res.boxes = [b for b in boxes if b is not None]
             results.append(res)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,5 +64,3 @@ class ToolOptions:
         if self.min_side < 1:
             raise ConfigError(f"tool min_side must be >= 1, got {self.min_side}")
 
-
-ImageSource = Callable[[], Any]

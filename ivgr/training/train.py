@@ -14,6 +14,7 @@ Used by `ivgr train` and, in-process, by the demo:
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -226,6 +227,8 @@ def non_default_fields(cfg: IvgrTrainConfig) -> dict[str, Any]:
         if not f.init:
             continue
         value = getattr(cfg, f.name)
+        if isinstance(value, enum.Enum):  # transformers stores strategies as str-Enums
+            value = value.value
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         if f.name == "generation_batch_size":  # derived from steps_per_generation in __post_init__
             continue

@@ -169,3 +169,36 @@ def test_output_is_identical_for_any_number_of_image_workers(tmp_path):
     one = sorted(p.name for p in (tmp_path / "one" / "images").iterdir())
     assert one == sorted(p.name for p in (tmp_path / "three" / "images").iterdir()) and len(one) == 6
     assert [s.question for s in read_prepared(tmp_path / "three")] == [f"q{i}" for i in range(14)]
+
+
+def test_hard_killed_prepare_leaves_nothing_a_trainer_accepts(tmp_path):
+    import os
+    import signal
+    import time
+
+    for i in range(60):
+        write_image(tmp_path / "images" / f"{i}.png", (300 + i, 200), colour=(i * 4, 50, 90))
+    rows = [authors_row(f"images/{i}.png", query=f"q{i}", boxes=[[5, 5, 50, 50]]) for i in range(60)]
+    path = write_parquet(tmp_path / "d.parquet", rows)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "ivgr.cli", "data", "prepare", str(path), "--out", str(out),
+                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / f"out.partial-{proc.pid}"
+    deadline = time.monotonic() + 60
+    while not (partial / "samples.jsonl").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)  # a hard kill: no cleanup code runs
+    proc.wait()
+    assert partial.is_dir() and not out.exists()
+    with pytest.raises(Exception, match="interrupted"):
+        read_prepared(partial)
+    summary = prepare(open_source(path), out)
+    assert summary.kept == 60 and not partial.exists()
+
+
+def test_generated_sample_id_is_the_hash_of_image_bytes_and_question(tmp_path):
+    from ivgr.data.schema import make_sample_id
+
+    prepare(open_source(good_dataset(tmp_path)), tmp_path / "out")
+    first = read_prepared(tmp_path / "out")[0]
+    assert first.sample_id == make_sample_id((tmp_path / "images" / "scene.png").read_bytes(), "Where is object 0?")

@@ -113,3 +113,19 @@ def test_cli_reports_missing_file_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"ivgr: error: {tmp_path / 'x.parquet'}: no such file or directory"]
+
+
+def test_image_above_the_pixel_limit_is_reported_too_large(tmp_path):
+    write_image(tmp_path / "big.png", (300, 200))
+    write_image(tmp_path / "ok.png", (100, 100))
+    rows = [authors_row("big.png", query="a"), authors_row("ok.png", query="b")]
+    summary = validate(open_source(write_parquet(tmp_path / "d.parquet", rows)), max_image_pixels=50_000)
+    assert summary.problems == {"image_too_large": 1}
+    assert summary.examples["image_too_large"] == ["d.parquet row 0: 300x200 > 50000 pixels"]
+
+
+def test_corrupt_parquet_file_is_a_data_error_naming_it(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not parquet")
+    with pytest.raises(DataError, match=r"broken\.parquet: not a readable parquet file"):
+        validate(open_source(path))

@@ -7,6 +7,8 @@ benchmarks.md (the toolkits' extraction quirks included).
 from __future__ import annotations
 
 import base64
+import json
+import shutil
 
 import pytest
 from eval_fixture_builders import (records, write_cvbench, write_hrbench, write_mme_json,
@@ -101,6 +103,8 @@ def test_hrbench_reads_base64_release_and_averages_over_cycles(tmp_path, fmt):
     items = list(bench.load(tmp_path))
     assert len(items) == 8 and items[0].meta["cycle_category"] == "c0"
     assert items[3].image().size == (80, 60)
+    assert bench.prompt(items[0]) == ("Question 0?\nA. red\nB. blue\nC. green\nD. pink\n"
+                                      "Answer with the option's letter from the given choices.")
     recs = records(bench, tmp_path, HR_OUT)
     ivgr = bench.evaluate(recs, "ivgr")
     assert (ivgr["headline"], ivgr["metrics"]["single"], ivgr["metrics"]["cross"]) == (75.0, 75.0, 75.0)
@@ -285,3 +289,25 @@ def test_hrbench_undecodable_base64_image_names_file_and_row(tmp_path):
     assert items[0].image().size == (80, 60)
     with pytest.raises(DataError, match=r"hr_bench_4k\.parquet: row 2: cannot decode image"):
         items[1].image()
+
+
+def test_pope_full_config_files_load_each_split(tmp_path):
+    for split in ("adversarial", "popular", "random"):
+        write_pope(tmp_path / split, [{"category": split, "answer": "yes"}, {"category": split, "answer": "no"}])
+        (tmp_path / "Full").mkdir(exist_ok=True)
+        shutil.move(tmp_path / split / "data" / "test-00000-of-00001.parquet",
+                    tmp_path / "Full" / f"{split}-00000-of-00001.parquet")
+    items = list(get_benchmark("pope").load(tmp_path))
+    assert [i.category for i in items] == ["adversarial"] * 2 + ["popular"] * 2 + ["random"] * 2
+
+
+def test_cvbench_old_combined_test_file_is_filtered_by_type(tmp_path):
+    rows2d = [dict(CV2D_ROWS[0])]
+    write_cvbench(tmp_path, "2D", rows2d, fmt="jsonl")
+    path = tmp_path / "test_2d.jsonl"
+    lines = path.read_text().splitlines()
+    three = dict(json.loads(lines[0]), idx=7, type="3D", source="Omni3D", task="Depth")
+    (tmp_path / "test.jsonl").write_text(lines[0] + "\n" + json.dumps(three) + "\n")
+    path.unlink()
+    assert [i.item_id for i in get_benchmark("cvbench2d").load(tmp_path)] == ["0"]
+    assert [i.item_id for i in get_benchmark("cvbench3d").load(tmp_path)] == ["7"]

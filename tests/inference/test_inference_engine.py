@@ -88,3 +88,21 @@ def test_unknown_mode_is_a_config_error(engine):
 
     with pytest.raises(ConfigError, match="unknown mode 'visual'"):
         engine.run([], mode="visual")
+
+
+def test_jpeg_draft_decodes_smaller_but_keeps_model_size_and_original_box_frame(engine, monkeypatch, tmp_path):
+    from ivgr.eval.readers import ORIGINAL_SIZE, file_loader
+
+    path = tmp_path / "big.jpg"
+    Image.new("RGB", (2400, 1600), (120, 30, 200)).save(path, quality=90)
+    loader = file_loader(path, where=str(path))
+    assert loader(fit=engine.target_size).size < (2400, 1600)  # decoded at a reduced scale
+    assert loader(fit=engine.target_size).info[ORIGINAL_SIZE] == (2400, 1600)
+
+    monkeypatch.setattr(engine.backend, "generate", lambda batch, **kw: ["<think><box>[28,28,56,56]</box></think>"] * len(batch))
+    [plain] = engine.run([InferenceRequest(loader, "Q?")], mode="grounded")
+    monkeypatch.setattr(engine, "jpeg_draft", True)
+    [fast] = engine.run([InferenceRequest(loader, "Q?")], mode="grounded")
+    assert fast.model_size == plain.model_size and fast.image_size == plain.image_size == (2400, 1600)
+    assert fast.boxes == plain.boxes
+    assert engine.draft_fit("tool") is None  # tool mode crops need the full-resolution original

@@ -136,17 +136,28 @@ def test_freezing_the_vision_tower_trains_only_the_language_side(tmp_path, sft_m
 
 
 @pytest.mark.slow
-def test_cli_runs_the_tiny_recipe_on_synthetic_scenes(tmp_path):
+def test_cli_runs_the_tiny_recipe_under_torchrun_with_two_processes(tmp_path):
+    # The shipped recipe through the real CLI, as two gloo ranks on CPU: only the main rank
+    # generates the scenes and the tiny model, the other waits and reads them; DDP trains and
+    # rank 0 alone writes OUTPUT_DIR/final and the TensorBoard events (on by default).
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     out = tmp_path / "run"
+    torchrun = Path(sys.executable).with_name("torchrun")
     res = subprocess.run(
-        [sys.executable, "-m", "ivgr.cli", "sft", "--config", str(REPO / "recipes/sft_tiny_cpu.yaml"),
-         f"output_dir={out}", "max_steps=3", "synthetic_scenes=6", "--logging_steps", "1"],
+        [str(torchrun), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(port),
+         "-m", "ivgr.cli", "sft", "--config", str(REPO / "recipes/sft_tiny_cpu.yaml"), f"output_dir={out}",
+         "max_steps=2", "synthetic_scenes=4", "--per_device_train_batch_size", "2"],
         capture_output=True, text=True, timeout=300, cwd=REPO,
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "done: SFT checkpoint" in res.stderr
-    final = out / "final"
-    assert (final / "model.safetensors").is_file() and (final / "chat_template.jinja").is_file()
-    assert list((out / "runs").rglob("events.out.tfevents.*"))  # TensorBoard is on by default
-    run = json.loads((final / "ivgr_run.json").read_text())
-    assert run["global_step"] == 3 and run["streams"]["grounded"] == 6
+    assert res.stderr.count("done: SFT checkpoint") == 1  # only rank 0 reports
+    run = json.loads((out / "final" / "ivgr_run.json").read_text())
+    assert run["global_step"] == 2 and run["streams"]["grounded"] == 4
+    assert len((out / "data" / "sft.jsonl").read_text().splitlines()) == sum(run["streams"].values())
+    assert list((out / "runs").rglob("events.out.tfevents.*"))
+    assert (out / "final" / "chat_template.jinja").is_file()
+    load_model_and_processor(out / "final")

@@ -27,10 +27,10 @@ _COLUMNS = ["index", "question", "answer", "category", "A", "B", "C", "D", "cycl
 def _reference_loader(path: Path, ref: str, *, where: str) -> Any:
     """Loader for an `image` cell that names another row's index (VLMEvalKit space saving)."""
 
-    def load() -> Any:
+    def load(fit: Any = None) -> Any:
         for _, row in iter_table(path, required=["index", "image"]):
             if str(row["index"]) == ref and len(str(row["image"])) > 64:
-                return b64_loader(str(row["image"]), where=where)()
+                return b64_loader(str(row["image"]), where=where)(fit=fit)
         raise DataError(f"{where}: image refers to row index {ref!r}, which does not exist")
 
     return load

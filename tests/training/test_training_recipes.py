@@ -1,0 +1,45 @@
+"""Shipped recipes parse, use only known keys and keep the authors' numbers where TRL allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from ivgr.training.config import config_from_dict, parse_overrides, read_recipe
+
+RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+
+
+def test_tiny_cpu_recipe_resolves():
+    cfg = config_from_dict(read_recipe(RECIPES / "tiny_cpu.yaml"), source="tiny_cpu.yaml")
+    assert cfg.model_path == "tiny" and cfg.data_path == "synthetic" and cfg.use_cpu
+    assert cfg.judge_config().kind == "rules"
+
+
+def test_7b_recipe_keeps_the_authors_grpo_settings():
+    values = read_recipe(RECIPES / "ivgr_qwen2_5_vl_7b.yaml")
+    values.update(bf16=False, use_cpu=True, use_vllm=False)  # this machine has no GPU
+    cfg = config_from_dict(values, source="7b", check_data=False)
+    assert (cfg.num_generations, cfg.epsilon, cfg.epsilon_high, cfg.delta, cfg.beta) == (5, 0.2, 0.28, 3.0, 0.01)
+    assert (cfg.learning_rate, cfg.temperature, cfg.top_p, cfg.max_completion_length) == (1e-6, 1.0, 0.99, 4096)
+    assert cfg.lr_scheduler_type == "constant_with_warmup" and cfg.loss_type == "dapo"
+    assert cfg.paired_ratio == 0.9 and not cfg.freeze_vision_tower
+    # 8 GPUs: 2560 rollouts per generation batch, 640 completions per optimizer update
+    assert 8 * cfg.per_device_train_batch_size * cfg.steps_per_generation == 512 * 5
+    assert 8 * cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps == 128 * 5
+    assert cfg.max_steps * cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps * 8 == 360 * 2560
+    assert cfg.judge_config().n == 4 and cfg.scorer_config().archive_min_box_iou == 0.3
+
+
+def test_accelerate_configs_are_valid_yaml_with_a_launch_line():
+    for path in (RECIPES / "accelerate").glob("*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        assert data["distributed_type"] in {"DEEPSPEED", "FSDP"} and data["num_processes"] >= 8, path
+        assert "accelerate launch --config_file" in path.read_text(), path
+
+
+def test_overrides_parse_as_yaml_values():
+    assert parse_overrides(["--max_steps", "3", "bf16=false", "--judge.kind=openai", "streams=[textual]"]) == {
+        "max_steps": 3, "bf16": False, "judge.kind": "openai", "streams": ["textual"],
+    }
