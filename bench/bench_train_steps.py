@@ -6,13 +6,15 @@ Runs `ivgr train` with the recipe as shipped (random tiny model, synthetic data,
 once per process count, back to back in this run, reads the per-step `step_time` TRL logs into
 trainer_state.json, and prints the median step (step 1 excluded: warm-up) and the two-process
 / one-process ratio. Two processes generate and score twice the rows per step (per-device batch
-fixed), so the fair figure is also given per (grounded, textual) pair.
+fixed), so the fair figure is also given per (grounded, textual) pair. Every process runs with
+OMP_NUM_THREADS=1 (torchrun's default), so the comparison is one core vs two cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,8 +33,9 @@ def run(nproc: int, steps: int, out: Path) -> tuple[list[float], float]:
     else:
         torchrun = Path(sys.executable).with_name("torchrun")
         cmd = [str(torchrun), "--nproc_per_node", str(nproc), "--master_port", "29593", *cli]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun sets 1 thread per rank; same for the baseline
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t0
     state = json.loads((out / f"checkpoint-{steps}" / "trainer_state.json").read_text())
     return [h["step_time"] for h in state["log_history"] if "step_time" in h], wall

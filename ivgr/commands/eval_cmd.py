@@ -39,6 +39,18 @@ Examples:
 """
 
 
+INSPECT_HELP = """Check a local copy of a benchmark release without a model: row count against the \
+public release, categories, answer distribution, options per item and the first item \
+(benchmarks.md §8). Images are not decoded.
+
+Examples:
+
+  ivgr eval inspect --benchmark vstar --data data/vstar_bench
+
+  ivgr eval inspect --benchmark hrbench4k,hrbench8k --data data/HR-Bench
+"""
+
+
 def _data_map(benchmarks: list[str], data: list[str]):
     """[(benchmark, path)] from --data values (PATH, NAME=PATH, or a root with subfolders)."""
     from ivgr.errors import ConfigError
@@ -136,7 +148,7 @@ def register(app: typer.Typer) -> None:
             results = run_eval(_data_map(names, data), settings, out, progress=progress)
         header, rows = table_rows([(None, results)])
         typer.echo(to_markdown(header, rows))
-        typer.echo(details(results, results["default_profile"]))
+        typer.echo(details(results, results["profiles"][0]))
         tp = results["throughput"]
         if tp["generated"]:
             typer.echo(f"generated {tp['generated']} items in {tp['seconds']} s ({tp['items_per_s']} items/s)")
@@ -160,5 +172,23 @@ def register(app: typer.Typer) -> None:
         typer.echo(csv_text, nl=False)
         if csv_out is not None:
             csv_out.write_text(csv_text)
+
+    @eval_app.command("inspect", help=INSPECT_HELP)
+    def inspect_command(
+        benchmark: str = typer.Option(..., "--benchmark", "-b", help="NAME[,NAME...]."),
+        data: list[str] = typer.Option(..., "--data", help="Release folder/file, NAME=PATH, or a root (repeatable)."),
+    ) -> None:
+        import json
+
+        from ivgr.eval.registry import get_benchmark
+        from ivgr.eval.report import inspect_benchmark
+
+        names = [b.strip().lower() for b in benchmark.split(",") if b.strip()]
+        for name, path in _data_map(names, data):
+            facts = inspect_benchmark(get_benchmark(name), path)
+            ok = facts["expected_rows"] in (None, facts["rows"])
+            typer.secho(f"{name}: {facts['rows']} rows (release: {facts['expected_rows']})",
+                        fg=typer.colors.GREEN if ok else typer.colors.YELLOW)
+            typer.echo(json.dumps({k: v for k, v in facts.items() if k not in ("benchmark", "rows")}, indent=2))
 
     app.add_typer(eval_app, name="eval")

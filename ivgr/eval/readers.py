@@ -53,13 +53,13 @@ def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> 
         if fit is not None and img.format == "JPEG":
             img.draft("RGB", fit(original))
         img.load()
-        img.info[ORIGINAL_SIZE] = original
+        if img.size != original:  # only a draft-decoded image carries its original size
+            img.info[ORIGINAL_SIZE] = original
     except Exception as err:  # PIL raises many types for bad bytes
         raise DataError(f"{where}: cannot decode image ({type(err).__name__}: {err})") from None
     # lmms-eval converts RGBA/P to RGB before the processor (benchmarks.md §3.1); so do we.
     if img.mode != "RGB":
         img = img.convert("RGB")
-        img.info[ORIGINAL_SIZE] = original
     return img
 
 

@@ -85,3 +85,27 @@ def details(res: dict[str, Any], profile: str) -> str:
         lines.append(f"  {name} v{b['version']}: {s.get('headline_name', '')} = {s.get('headline')} [{profile}]; "
                      f"items {c['items']}, skipped {c['skipped']}, unparsed {c['unparsed']}, judge {c['judge_used']}")
     return "\n".join(lines)
+
+
+# Row counts of the public releases (benchmarks.md §0.1, §8), to check a local copy against.
+EXPECTED_ROWS = {"vstar": 191, "hrbench4k": 800, "hrbench8k": 800, "mme_realworld_lite": 1919, "pope": 9000,
+                 "realworldqa": 765, "cvbench2d": 1438, "cvbench3d": 1200}
+
+
+def inspect_benchmark(bench: Any, data: Path) -> dict[str, Any]:
+    """Schema facts of a local copy (benchmarks.md §8) without decoding images or a model."""
+    from collections import Counter
+
+    n, cats, answers, kinds, first = 0, Counter(), Counter(), Counter(), None
+    n_choices = Counter()
+    for item in bench.load(data):
+        n += 1
+        cats[item.category] += 1
+        answers[item.answer] += 1
+        kinds[item.kind] += 1
+        n_choices[len(item.choices)] += 1
+        if first is None:
+            first = item.to_record()
+    return {"benchmark": bench.name, "data": str(data), "rows": n, "expected_rows": EXPECTED_ROWS.get(bench.name),
+            "categories": dict(cats.most_common()), "answers": dict(answers.most_common(12)),
+            "kinds": dict(kinds), "options_per_item": dict(sorted(n_choices.items())), "first_item": first}

@@ -84,6 +84,7 @@ def cut(image: Any, region: Box, *, min_side: int) -> Any:
     x1, y1, x2, y2 = (int(round(v)) for v in region)
     x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
     crop = image.crop((x1, y1, x2, y2))
+    crop.info.pop("ivgr_original_size", None)  # PIL copies info: the crop is its own original
     short = min(crop.size)
     if short < min_side:
         s = min_side / short

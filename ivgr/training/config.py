@@ -67,6 +67,10 @@ class IvgrTrainConfig(GRPOConfig):
     freeze_vision_tower: bool = field(
         default=False, metadata={"help": "Freeze the ViT (the authors train it: false)."}
     )
+    report_to: None | str | list[str] = field(
+        default_factory=lambda: ["tensorboard"],
+        metadata={"help": "Loggers; TensorBoard by default (local files, no external service); 'none' to disable."},
+    )
     scorer: dict[str, Any] = field(default_factory=dict, metadata={"help": "ScorerConfig fields (reward settings)."})
     judge: dict[str, Any] = field(default_factory=dict, metadata={"help": "JudgeConfig fields (judge backend)."})
 
@@ -202,6 +206,11 @@ def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_da
                 f"{source}: key 'data_path': {samples} not found; point data_path at a prepared dataset "
                 f"(`ivgr data prepare`)"
             )
+    values = dict(values)
+    if "activation_checkpointing" not in values:
+        # transformers 5 renamed gradient_checkpointing; map the old key (GRPOConfig's default: on)
+        # so recipes may use either name and no FutureWarning is raised on every run.
+        values["activation_checkpointing"] = values.pop("gradient_checkpointing", True)
     try:
         cfg = IvgrTrainConfig(**values)
     except ConfigError as err:

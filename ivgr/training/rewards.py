@@ -169,6 +169,8 @@ class BatchRewarder:
         # Phase 1 (local): score grounded rollouts; the scorer proposes archive candidates.
         g_scores, candidates = self._run(self.scorer.ascore_grounded(grounded, step=step)) if grounded else ([], [])
         # Exchange candidates so a textual row on any rank sees the best reference from any rank.
+        # Deviation: the authors' archive lived in one reward process; under data parallelism every
+        # rank holds a replica kept identical by this gather + order-independent update; option: none.
         all_candidates = [c for part in self.gather_object(list(candidates)) for c in part]
         self.archive.offer_many(all_candidates)  # order-independent: all ranks end identical
         # Phase 2 (local): textual rows read the archive; single rows need no reference.

@@ -169,7 +169,7 @@ class PairedStreamSampler(Sampler[int]):
         """(pairs, singles) per generation batch with the authors' rounding (reference-implementation.md §2.3)."""
         b = self.prompts_per_batch
         if not self.index.singles:
-            # Deviation: with no single data the authors use PairedRandomSampler (all pairs), whatever
+            # As the authors: with no single data they use PairedRandomSampler (all pairs), whatever
             # paired_ratio says; we do the same and say so rather than leave empty slots.
             return b // 2, 0
         if not self.index.pairs:
@@ -193,6 +193,8 @@ class PairedStreamSampler(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         """Called by the HF Trainer at each epoch; the order is a pure function of (seed, epoch)."""
+        # Deviation: stateful, exactly resumable order (the authors' sampler restarted its generator
+        # on resume, reference-implementation.md §10.5); option: seed.
         self.epoch = epoch
 
     def state_dict(self) -> dict:

@@ -174,6 +174,8 @@ def resolve_resume(cfg: IvgrTrainConfig, resume: bool | str | Path | None) -> Pa
     """The checkpoint to resume from, or None for a fresh run."""
     from ivgr.training.trainer import ARCHIVE_FILE, find_resumable_checkpoint
 
+    if resume is None and str(cfg.resume_from_checkpoint).lower() in ("true", "last"):
+        resume = True  # `resume_from_checkpoint: true` in a recipe means "the newest one"
     if resume is True:
         found = find_resumable_checkpoint(cfg.output_dir)
         if found is None:

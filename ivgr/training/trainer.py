@@ -123,7 +123,11 @@ class IvgrGRPOTrainer(GRPOTrainer):
 
         step = int(self.state.global_step)
         rollouts = build_rollouts(inputs, completions, step=step)
-        totals, stats, _ = self.rewarder.score(rollouts, step=step)
+        totals, stats, scores = self.rewarder.score(rollouts, step=step)
+        if self.log_completions:  # extra columns of TRL's completions table (local rows, gathered by TRL)
+            self._log_completion_extra("stream", [r.stream for r in rollouts])
+            self._log_completion_extra("sample_id", [r.sample_id for r in rollouts])
+            self._log_completion_extra("reference", [s.reference or "" for s in scores])
         mode = "train" if self.model.training else "eval"
         for name, value in stats.means().items():
             self._metrics[mode][name].append(value)
@@ -137,6 +141,9 @@ class IvgrGRPOTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
+        # Deviation: the archive is saved in every checkpoint and restored on resume (the authors'
+        # save wrote an empty cache from the wrong process, reference-implementation.md §4.8);
+        # options: --resume / resume_from_checkpoint, archive_path.
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
         if self.args.should_save:

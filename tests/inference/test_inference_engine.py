@@ -106,3 +106,24 @@ def test_jpeg_draft_decodes_smaller_but_keeps_model_size_and_original_box_frame(
     assert fast.model_size == plain.model_size and fast.image_size == plain.image_size == (2400, 1600)
     assert fast.boxes == plain.boxes
     assert engine.draft_fit("tool") is None  # tool mode crops need the full-resolution original
+
+
+def test_tool_crops_from_decoded_files_keep_their_own_aspect_ratio(engine, monkeypatch, tmp_path):
+    from ivgr.eval.readers import file_loader
+
+    path = tmp_path / "wide.jpg"
+    Image.new("RGB", (1200, 400), (10, 200, 10)).save(path)
+    calls = []
+
+    def fake(batch, **kw):
+        calls.append(batch)
+        # a tall thin box in the model frame
+        return ["<think><box>[20,10,40,100]</box> <box>[100,10,120,100]</box></think>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    [res] = engine.run([InferenceRequest(file_loader(path, where="x"), "Q?")], mode="tool")
+    _, images = calls[1][0]
+    assert len(images) == 4  # original + 2 crops + union
+    for region, crop in zip(res.crops, images[1:3]):
+        rw, rh = region[2] - region[0], region[3] - region[1]
+        assert crop.height > crop.width and abs(crop.width / crop.height - rw / rh) < 0.35

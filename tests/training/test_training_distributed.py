@@ -85,8 +85,8 @@ def test_two_ranks_train_disjoint_pairs_with_whole_groups(two_rank_run):
         for batch in (b0, b1):
             groups = [tuple(map(tuple, batch[i : i + 2])) for i in range(0, len(batch), 2)]
             assert all(len(set(g)) == 1 for g in groups)  # one (sample, stream) per group
-            assert {s for s, st in batch if st == "grounded"} == {s for s, st in batch if st == "textual"}
-        assert not {s for s, _ in b0} & {s for s, _ in b1}  # ranks split the generation batch
+            assert {s for s, st, *_ in batch if st == "grounded"} == {s for s, st, *_ in batch if st == "textual"}
+        assert not {row[0] for row in b0} & {row[0] for row in b1}  # ranks split the generation batch
 
 
 @pytest.mark.slow
@@ -96,6 +96,51 @@ def test_textual_row_on_one_rank_gets_the_reference_made_on_the_other(two_rank_r
     assert r1["probe"]["reference"] == "the square <box>[10,10,40,40]</box> is red made on rank zero"
     assert r0["probe"]["archive"] == r1["probe"]["archive"]  # every rank applied the same update
     assert r0["archive"] == r1["archive"]  # and the training archives agree too
+
+
+def _swapping_seed(data: Path) -> int:
+    """A seed whose epoch-1 order puts each question on the other rank than in epoch 0."""
+    from ivgr.data.prepared import read_prepared
+    from ivgr.training.sampler import PairedStreamSampler, StreamIndex
+
+    ids = [s.sample_id for s in read_prepared(data) for _ in range(2)]
+    index = StreamIndex.from_rows(ids, ["grounded", "textual"] * (len(ids) // 2))
+    for seed in range(100):
+        sampler = PairedStreamSampler(index, num_generations=2, prompts_per_batch=4, seed=seed)
+        first = sampler.generation_batches()[0]
+        sampler.set_epoch(1)
+        if sampler.generation_batches()[0] == first[2:] + first[:2]:
+            return seed
+    raise AssertionError("no swapping seed")
+
+
+@pytest.mark.slow
+def test_textual_rows_read_the_archive_entry_made_on_the_other_rank_during_training(
+    tmp_path, exact_model, two_question_data
+):
+    # Two questions, two ranks, one pair per rank per step; the seed makes them swap ranks between
+    # step 1 and step 2. The model always writes a correct, exactly boxed grounded CoT, so at step 1
+    # each rank archives its own question. At step 2 a rank's textual rows belong to the question the
+    # OTHER rank archived at step 1: they must read that entry (step 0), which only the cross-rank
+    # exchange can have delivered (the entry stays: a same-IoU rollout never replaces it).
+    seed = _swapping_seed(two_question_data)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(_base_config(tmp_path, exact_model, two_question_data, seed=seed, max_steps=2,
+                                              max_completion_length=40, learning_rate=1e-6)))
+    out = tmp_path / "out"
+    cmd = [str(TORCHRUN), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+           str(WORKER), str(config), str(out)]
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    steps = [[b for b in rank["batches"] if b[0][0] != "probe"] for rank in ranks]
+    step1 = [{row[0] for row in steps[r][0]} for r in (0, 1)]
+    step2 = [{row[0] for row in steps[r][1]} for r in (0, 1)]
+    assert len(step1[0]) == len(step1[1]) == 1 and step2[0] == step1[1] and step2[1] == step1[0]
+    for r in (0, 1):
+        textual = [row for row in steps[r][1] if row[1] == "textual"]
+        assert textual and all(row[2] == 0 for row in textual), (r, textual)
+    assert ranks[0]["archive"] == ranks[1]["archive"] and len(ranks[0]["archive"]["entries"]) == 2
 
 
 @pytest.mark.slow

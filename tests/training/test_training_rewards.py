@@ -77,3 +77,39 @@ def test_stats_merge_sums_counts_and_keeps_the_slowest_wall_time():
     merged = BatchStats.merge([a, b])
     assert merged.means() == {"reward/textual/total": 1.5}
     assert merged.wall_s == 2.0 and merged.judge_latency_s == 1.0
+
+
+class _CountingJudge:
+    """Judge protocol stub that records how many calls were in flight at once."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    async def _call(self):
+        import asyncio
+
+        from ivgr.judges.base import Verdict
+
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        return Verdict(score=1.0, source="llm")
+
+    async def accuracy(self, *, question, answer, reference):
+        return await self._call()
+
+    async def consistency(self, *, question, reference, candidate):
+        return await self._call()
+
+
+def test_judge_calls_of_a_batch_run_concurrently_not_one_by_one():
+    judge = _CountingJudge()
+    archive = RolloutArchive()
+    rewarder = BatchRewarder(scorer=Scorer(config=ScorerConfig(), judge=judge, archive=archive), archive=archive)
+    inputs = [_row(f"s{i}", "textual") for i in range(8)]
+    comps = [_msg("<think>red</think><answer>red</answer>")] * 8
+    _, stats, _ = rewarder.score(build_rollouts(inputs, comps, step=0), step=0)
+    assert judge.max_in_flight == 8  # every accuracy call of the phase awaited together
+    assert stats.judge_calls == 8 and stats.judge_errors == 0

@@ -177,3 +177,25 @@ def test_archive_seeded_from_a_file_supplies_textual_references(tmp_path, primed
     )
     refs = {s.reference for _, scores in recorder.batches for s in scores if s.reference is not None}
     assert refs == {think}
+
+
+@pytest.mark.slow
+def test_mixed_batches_follow_paired_ratio_and_single_rows_score_format_plus_1_5_accuracy(
+    tmp_path, primed_model, synthetic_data
+):
+    from ivgr.data.prepared import read_prepared, resolve_image, write_prepared
+
+    samples = read_prepared(synthetic_data)
+    for sample in samples[-6:]:
+        sample.kind = "single"  # e.g. math data: one prompt, no boxes rewarded
+    mixed = tmp_path / "mixed"
+    write_prepared(mixed, samples, {s.image: resolve_image(synthetic_data, s) for s in samples}, {"frame": "pixel"})
+    # 8 rows per step = 4 prompts: int(4 × 0.9) // 2 = 1 pair + 2 singles (reference-implementation.md §2.3)
+    _, recorder, _ = _run(tmp_path, primed_model, mixed, per_device_train_batch_size=8, max_steps=2, save_steps=10)
+    for rollouts, scores in recorder.batches:
+        heads = [(r.sample_id, r.stream) for r in rollouts[::G]]
+        assert [s for _, s in heads] == ["grounded", "textual", "single", "single"]
+        assert heads[0][0] == heads[1][0]
+        for s in scores:
+            if s.stream == "single":
+                assert s.total == pytest.approx(s.format + 1.5 * s.accuracy) and s.box_iou is None

@@ -30,7 +30,8 @@ def main() -> None:
 
     def score(self, rollouts, *, step):
         totals, stats, scores = original(self, rollouts, step=step)
-        batches.append([[r.sample_id, r.stream] for r in rollouts])
+        # [sample_id, stream, step of the archive entry this row could read after the exchange]
+        batches.append([[r.sample_id, r.stream, _entry_step(self.archive, r.sample_id)] for r in rollouts])
         return totals, stats, scores
 
     BatchRewarder.score = score
@@ -61,6 +62,11 @@ def main() -> None:
         record["probe"] = cross_rank_probe(rank, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"rank{rank}.json").write_text(json.dumps(record))
+
+
+def _entry_step(archive, sample_id):
+    entry = archive.get(sample_id)
+    return None if entry is None else entry.step
 
 
 class StartProbe:
