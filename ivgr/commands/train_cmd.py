@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         from ivgr.training.train import train
 
         cfg, resolved = load_config(config, list(ctx.args))
+        _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
         is_main = _is_main_process()
         result = train(
@@ -62,6 +63,18 @@ def register(app: typer.Typer) -> None:
                 f"[green]done[/green]: {result.global_step} steps, archive {len(result.archive)} entries, "
                 f"final checkpoint {result.checkpoint}"
             )
+
+
+def _quiet_library_output() -> None:
+    import warnings
+
+    import datasets
+    import transformers
+
+    # TRL 1.16 itself still calls the renamed transformers 5 API; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def _is_main_process() -> bool:

@@ -197,3 +197,11 @@ def test_resume_after_sigkill_restores_model_optimizer_step_and_archive(tmp_path
     assert record["start"]["weights_abs_sum"] == pytest.approx(weights_abs_sum, rel=1e-6)
     assert record["global_step"] == 8
     assert len(record["batches"]) == 8 - ckpt_step
+    # the resumed run sees exactly the generation batches the killed run would have seen next
+    from ivgr.training.sampler import PairedStreamSampler, StreamIndex
+
+    ids = [s.sample_id for s in read_prepared(synthetic_data) for _ in range(2)]
+    index = StreamIndex.from_rows(ids, ["grounded", "textual"] * (len(ids) // 2))
+    expected = PairedStreamSampler(index, num_generations=2, prompts_per_batch=2, seed=values["seed"]).generation_batches()
+    seen = [[row[0] for row in batch[::2]] for batch in record["batches"]]
+    assert seen == [[ids[i] for i in batch] for batch in expected[ckpt_step:8]]

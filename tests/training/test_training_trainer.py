@@ -199,3 +199,15 @@ def test_mixed_batches_follow_paired_ratio_and_single_rows_score_format_plus_1_5
         for s in scores:
             if s.stream == "single":
                 assert s.total == pytest.approx(s.format + 1.5 * s.accuracy) and s.box_iou is None
+
+
+@pytest.mark.slow
+def test_buffered_generation_with_steps_per_generation_keeps_pairs_whole(tmp_path, primed_model, synthetic_data):
+    # per-process slice = 2 rows × 2 steps = 4 = 2G: one pair per generation batch, generated every 2 steps
+    result, recorder, _ = _run(tmp_path, primed_model, synthetic_data, per_device_train_batch_size=2,
+                               steps_per_generation=2, max_steps=4, save_steps=10)
+    assert result.global_step == 4 and len(recorder.batches) == 2
+    heads = [[(r.sample_id, r.stream) for r in rollouts[::G]] for rollouts, _ in recorder.batches]
+    for batch in heads:
+        assert [s for _, s in batch] == ["grounded", "textual"] and batch[0][0] == batch[1][0]
+    assert heads[0][0][0] != heads[1][0][0]  # the second generation batch is a new question
