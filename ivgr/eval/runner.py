@@ -9,7 +9,6 @@ profile can be applied later without generating again (`score_predictions`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import ConfigError, DataError
+from ivgr.judges import build_judge, run_sync
 from ivgr.eval.base import Benchmark, Item
 from ivgr.eval.extraction import answer_text
 from ivgr.eval.metrics import round_metrics
@@ -130,8 +130,6 @@ class _JudgeFallback:
     """LLM judge for answers our extraction cannot read (ivgr profile only); verdicts are stored."""
 
     def __init__(self, config: Any):
-        from ivgr.judges import build_judge
-
         self.judge = build_judge(config)
 
     def __call__(self, bench: Benchmark, item: Item, completion: str) -> dict[str, Any] | None:
@@ -139,7 +137,7 @@ class _JudgeFallback:
         if bench.extract_ivgr(item, response) is not None:
             return None
         gold = item.answer + (f". {item.choices[item.answer]}" if item.answer in item.choices else "")
-        verdict = asyncio.run(self.judge.accuracy(question=bench.prompt(item), answer=response, reference=gold))
+        verdict = run_sync(self.judge.accuracy(question=bench.prompt(item), answer=response, reference=gold))
         return {"score": float(verdict.score), "source": verdict.source, "errors": int(verdict.errors)}
 
 

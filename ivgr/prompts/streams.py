@@ -91,11 +91,19 @@ def tool_prompt(question: str, *, n_crops: int, has_union: bool) -> str:
 
     >>> "2 close-up crops" in tool_prompt("Q?", n_crops=2, has_union=True)
     True
+    >>> "followed by one crop covering all" in tool_prompt("Q?", n_crops=0, has_union=True)
+    True
     """
     if n_crops < 0:
         raise ValueError(f"n_crops must be >= 0, got {n_crops}")
-    crops_text = f"{n_crops} close-up crop{'s' if n_crops != 1 else ''} of regions that may matter"
-    union_text = " and one crop covering all of those regions together" if has_union else ""
+    if n_crops == 0 and not has_union:
+        raise ValueError("tool_prompt needs at least one crop or the union crop")
+    crops_text = f"{n_crops} close-up crop{'s' if n_crops != 1 else ''} of regions that may matter" if n_crops else ""
+    if has_union:
+        union_text = (" and one crop covering all of those regions together" if n_crops
+                      else "one crop covering all the regions that may matter")
+    else:
+        union_text = ""
     return _TOOL.format(question=question.replace("<image>", "").strip(), crops_text=crops_text, union_text=union_text)
 
 

@@ -3,7 +3,7 @@
 A recipe is a flat YAML mapping whose keys are spelled exactly like the dataclass fields
 (open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.config.ScorerConfig`) and
 `judge:` (-> `ivgr.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
-`--key value`); dotted keys reach the nested mappings (`judge.backend=rules`). Values are parsed
+`--key value`); dotted keys reach the nested mappings (`judge.kind=rules`). Values are parsed
 as YAML scalars, so `learning_rate=1e-6`, `streams=[textual]` and `bf16=false` all work.
 
 Unknown keys, unreadable files, a missing dataset and invalid combinations raise one-line
@@ -135,8 +135,8 @@ def _unknown_key_message(key: str, known: list[str], where: str = "") -> str:
 def parse_overrides(args: list[str]) -> dict[str, Any]:
     """['lr=1', '--max_steps', '3', '--bf16=false'] -> {'lr': 1, 'max_steps': 3, 'bf16': False}.
 
-    >>> parse_overrides(["max_steps=3", "--judge.backend", "rules", "--streams=[textual]"])
-    {'max_steps': 3, 'judge.backend': 'rules', 'streams': ['textual']}
+    >>> parse_overrides(["max_steps=3", "--judge.kind", "rules", "--streams=[textual]"])
+    {'max_steps': 3, 'judge.kind': 'rules', 'streams': ['textual']}
     """
     out: dict[str, Any] = {}
     i = 0

@@ -1,8 +1,9 @@
-"""Real subprocesses: two gloo ranks under torchrun, and SIGKILL-then-resume.
+"""Real subprocesses: two gloo ranks under `accelerate launch`, and SIGKILL-then-resume.
 
-accelerate's CPU launcher (`accelerate launch --cpu`, or a MULTI_CPU config without mpirun)
-starts a single process (ecosystem.md §A.7), so the CPU multi-process test uses torchrun,
-which is what `accelerate launch` runs underneath on GPUs anyway.
+`accelerate launch --cpu` (or a MULTI_CPU config without mpirun) starts a single process
+(ecosystem.md §A.7). Its torchrun-based launcher (`--multi_gpu --num_processes 2`) does start two
+ranks on a CPU machine, and `use_cpu: true` in the config makes them join a gloo group; that is
+the command a user runs, so the tests use it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 WORKER = Path(__file__).with_name("training_worker.py")
-TORCHRUN = Path(sys.executable).with_name("torchrun")
+ACCELERATE = Path(sys.executable).with_name("accelerate")
 
 
 def _free_port() -> int:
@@ -54,6 +55,12 @@ def _base_config(tmp: Path, model: Path, data: Path, **overrides) -> dict:
     return values
 
 
+def _two_rank_command(config: Path, out: Path) -> list[str]:
+    return [str(ACCELERATE), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+            str(WORKER), str(config), str(out)]
+
+
 def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
@@ -67,8 +74,7 @@ def two_rank_run(tmp_path_factory, primed_model, synthetic_data):
     config = tmp / "config.json"
     config.write_text(json.dumps(_base_config(tmp, primed_model, synthetic_data)))
     out = tmp / "out"
-    cmd = [str(TORCHRUN), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(WORKER), str(config), str(out)]
+    cmd = _two_rank_command(config, out)
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -128,8 +134,7 @@ def test_textual_rows_read_the_archive_entry_made_on_the_other_rank_during_train
     config.write_text(json.dumps(_base_config(tmp_path, exact_model, two_question_data, seed=seed, max_steps=2,
                                               max_completion_length=40, learning_rate=1e-6)))
     out = tmp_path / "out"
-    cmd = [str(TORCHRUN), "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-           str(WORKER), str(config), str(out)]
+    cmd = _two_rank_command(config, out)
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
