@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import ConfigError, DataError
-from ivgr.judges import build_judge, run_sync
 from ivgr.eval.base import Benchmark, Item
 from ivgr.eval.extraction import answer_text
 from ivgr.eval.metrics import round_metrics
 from ivgr.eval.profiles import DEFAULT_PROFILE, PROFILES
 from ivgr.eval.registry import get_benchmark
+from ivgr.judges import build_judge, run_sync
 
 log = logging.getLogger(__name__)
 

@@ -13,21 +13,36 @@ paired sampler (ecosystem.md §A.4).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ivgr.errors import DataError
+from ivgr.geometry import scale_box
+
+# (width, height) of a prepared image -> (width, height) the processor will feed the model
+ResizeRule = Callable[[int, int], tuple[int, int]]
 
 logger = logging.getLogger(__name__)
 
 STREAMS_OF_KIND = {"paired": ("grounded", "textual"), "single": ("single",)}
 
 
-def row_dicts(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams: Sequence[str]) -> list[dict]:
+def row_dicts(
+    samples: Sequence,
+    dataset_dir: str | Path,
+    *,
+    frame: str,
+    streams: Sequence[str],
+    resize: ResizeRule | None = None,
+) -> list[dict]:
     """Plain-dict rows (no `datasets` import): the stream expansion, testable on its own.
 
     Grounded rows come before their textual twin; sample order is kept. A sample whose frame
     differs from the model's `frame` is refused: boxes are converted once, at prepare time.
+    `resize` is the processor's smart-resize rule: when it would feed the model a different size
+    than the prepared `image_size` (another max_pixels at training time, `--no-resize-images`),
+    pixel-frame boxes are rescaled to the size the model actually sees, so the box reward
+    compares like with like.
     """
     from ivgr.data.prepared import resolve_image
     from ivgr.prompts import chat_messages, stream_prompt
@@ -39,6 +54,9 @@ def row_dicts(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams
                 f"{dataset_dir}: sample {sample.sample_id!r} has boxes in frame {sample.frame!r} but the model "
                 f"uses {frame!r}; re-run `ivgr data prepare` for this model (or set frame: {sample.frame})"
             )
+        boxes = [tuple(map(float, b)) for b in sample.target_boxes]
+        if resize is not None and boxes and sample.frame == "pixel" and sample.image_size:
+            boxes = _boxes_for_model_size(boxes, sample.image_size, resize)
         image = resolve_image(dataset_dir, sample)
         if not image.is_file():
             raise DataError(f"{dataset_dir}: sample {sample.sample_id!r}: image {image} not found")
@@ -53,7 +71,7 @@ def row_dicts(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams
                     "image": str(image),
                     "question": sample.question,
                     "answer": sample.answer,
-                    "target_boxes": [list(map(float, b)) for b in sample.target_boxes],
+                    "target_boxes": [list(b) for b in boxes],
                     "datasource": sample.datasource,
                 }
             )
@@ -62,11 +80,46 @@ def row_dicts(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams
     return rows
 
 
-def build_rows(samples: Sequence, dataset_dir: str | Path, *, frame: str, streams: Sequence[str]):
+def _boxes_for_model_size(boxes: list, image_size, resize: ResizeRule) -> list:
+    width, height = image_size
+    new_width, new_height = resize(width, height)
+    if (new_width, new_height) == (width, height):
+        return boxes
+    logger.debug("image %dx%d is fed as %dx%d: rescaling its boxes", width, height, new_width, new_height)
+    return [scale_box(b, new_width / width, new_height / height) for b in boxes]
+
+
+def processor_resize_rule(processor) -> ResizeRule | None:
+    """The processor's own smart-resize as a (w, h) -> (w, h) rule, or None if it has no pixel budget."""
+    from ivgr.geometry import smart_resize
+
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)
+    low = getattr(size, "shortest_edge", None) if size is not None else None
+    high = getattr(size, "longest_edge", None) if size is not None else None
+    patch, merge = getattr(image_processor, "patch_size", None), getattr(image_processor, "merge_size", None)
+    if not (low and high and patch and merge):
+        return None
+
+    def rule(width: int, height: int) -> tuple[int, int]:
+        h, w = smart_resize(height, width, factor=patch * merge, min_pixels=low, max_pixels=high)
+        return w, h
+
+    return rule
+
+
+def build_rows(
+    samples: Sequence,
+    dataset_dir: str | Path,
+    *,
+    frame: str,
+    streams: Sequence[str],
+    resize: ResizeRule | None = None,
+):
     """The training `datasets.Dataset` (images decoded lazily from their paths)."""
     import datasets
 
-    rows = row_dicts(samples, dataset_dir, frame=frame, streams=streams)
+    rows = row_dicts(samples, dataset_dir, frame=frame, streams=streams, resize=resize)
     columns = {key: [row[key] for row in rows] for key in rows[0]}
     # `prompt` is left to inference (its blocks are whatever chat_messages builds); images are
     # stored as paths and decoded on access, boxes typed explicitly so all-empty columns still work.
@@ -78,4 +131,4 @@ def build_rows(samples: Sequence, dataset_dir: str | Path, *, frame: str, stream
     return dataset
 
 
-__all__ = ["build_rows", "row_dicts"]
+__all__ = ["build_rows", "processor_resize_rule", "row_dicts"]

@@ -64,8 +64,8 @@ def train(
     model_path = resolve_model_path(cfg)
     data_path = resolve_data_path(cfg)
     frame = cfg.frame or _model_frame(model_path)
-    dataset = load_rows(cfg, data_path, frame=frame)
     model, processor = load_policy(cfg, model_path)
+    dataset = load_rows(cfg, data_path, frame=frame, processor=processor)
     checkpoint = resolve_resume(cfg, resume)
     archive = load_archive(cfg, checkpoint)
     scorer = build_scorer(cfg, archive)
@@ -142,15 +142,16 @@ def _model_frame(model_path: Path) -> str:
     return model_frame(model_path)
 
 
-def load_rows(cfg: IvgrTrainConfig, data_path: Path, *, frame: str):
-    """Prepared samples -> (sample, stream) rows for the configured streams."""
+def load_rows(cfg: IvgrTrainConfig, data_path: Path, *, frame: str, processor=None):
+    """Prepared samples -> (sample, stream) rows for the configured streams (boxes in the model's input size)."""
     from ivgr.data.prepared import read_prepared
-    from ivgr.training.rows import build_rows
+    from ivgr.training.rows import build_rows, processor_resize_rule
 
     samples = read_prepared(data_path)
     if cfg.max_samples is not None:
         samples = samples[: cfg.max_samples]
-    return build_rows(samples, data_path, frame=frame, streams=cfg.streams)
+    resize = processor_resize_rule(processor) if processor is not None else None
+    return build_rows(samples, data_path, frame=frame, streams=cfg.streams, resize=resize)
 
 
 def load_policy(cfg: IvgrTrainConfig, model_path: Path):

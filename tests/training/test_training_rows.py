@@ -54,3 +54,32 @@ def test_dataset_is_map_style_and_decodes_images(dataset):
     ds = build_rows(samples, root, frame="pixel", streams=["grounded", "textual", "single"])
     assert len(ds) == 3 and ds[0]["image"].size == (56, 56)
     assert list(ds["stream"]) == ["grounded", "textual", "single"]
+
+
+def test_boxes_follow_the_processor_when_it_feeds_another_size(dataset):
+    # Prepared at 56x56 (the fixture), but a smaller max_pixels makes the processor feed 28x28:
+    # the ground-truth boxes must be rescaled to the image the model sees.
+    from ivgr.training.rows import processor_resize_rule
+
+    directory, samples = dataset
+
+    class _ImageProcessor:
+        class size:  # noqa: N801 - mimics transformers' SizeDict attributes
+            shortest_edge, longest_edge = 28 * 28, 28 * 28
+        patch_size, merge_size = 14, 2
+
+    class _Processor:
+        image_processor = _ImageProcessor()
+
+    rule = processor_resize_rule(_Processor())
+    assert rule(56, 56) == (28, 28)
+    rows = row_dicts(samples, directory, frame="pixel", streams=["grounded"], resize=rule)
+    assert rows[0]["target_boxes"] == [[0.5, 1.0, 15.0, 20.0]]
+    unchanged = row_dicts(samples, directory, frame="pixel", streams=["grounded"], resize=lambda w, h: (w, h))
+    assert unchanged[0]["target_boxes"] == [[1.0, 2.0, 30.0, 40.0]]
+
+
+def test_processor_without_a_pixel_budget_gives_no_rule():
+    from ivgr.training.rows import processor_resize_rule
+
+    assert processor_resize_rule(object()) is None
