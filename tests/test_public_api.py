@@ -33,7 +33,7 @@ def test_public_api_is_exactly_the_documented_names():
 def test_top_level_import_pulls_no_training_stack():
     code = (
         "import sys, ivgr, ivgr.rewards, ivgr.judges, ivgr.archive, ivgr.parsing, ivgr.geometry, "
-        "ivgr.prompts, ivgr.data.schema; "
+        "ivgr.prompts, ivgr.data.schema, ivgr.jsonl, ivgr.models, ivgr.inference, ivgr.training; "
         "heavy = {'torch', 'trl', 'transformers'} & set(sys.modules); "
         "assert not heavy, heavy"
     )

@@ -140,12 +140,12 @@ def read_rollouts(path: Path) -> tuple[list[tuple[int, Any]], list[tuple[int, st
 
 def _validate_row(line: str) -> dict[str, Any]:
     """Check one JSON line against the `ivgr score` input contract; BadRow says what is wrong."""
+    from ivgr.jsonl import JsonLineError, parse_json_object
+
     try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise BadRow(f"invalid JSON ({err.msg} at column {err.colno})") from None
-    if not isinstance(obj, dict):
-        raise BadRow(f"expected a JSON object, got {type(obj).__name__}")
+        obj = parse_json_object(line)
+    except JsonLineError as err:
+        raise BadRow(str(err)) from None
     missing = [k for k in _REQUIRED if k not in obj]
     if missing:
         raise BadRow(f"missing key(s) {', '.join(missing)}")

@@ -48,8 +48,12 @@ def register(app: typer.Typer) -> None:
         cfg = load_sft_config(config, list(ctx.args))  # config errors surface before heavy imports
 
         from ivgr.training.sft import run_sft
+        from ivgr.training.train import shutdown_distributed
 
-        final = run_sft(cfg)
+        try:
+            final = run_sft(cfg)
+        finally:
+            shutdown_distributed()
         if _is_main_process():
             typer.secho(f"done: SFT checkpoint {final}", fg=typer.colors.GREEN, err=True)
 

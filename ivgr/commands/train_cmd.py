@@ -45,19 +45,22 @@ def register(app: typer.Typer) -> None:
 
         from ivgr.training.callbacks import RichProgress
         from ivgr.training.config import load_config
-        from ivgr.training.train import train
+        from ivgr.training.train import shutdown_distributed, train
 
         cfg, resolved = load_config(config, list(ctx.args))
         _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
         is_main = _is_main_process()
-        result = train(
-            cfg,
-            resolved=resolved,
-            resume=True if resume else None,
-            callbacks=[RichProgress(console=console)],
-            sink=(lambda line: console.print(line, soft_wrap=True)) if is_main else None,
-        )
+        try:
+            result = train(
+                cfg,
+                resolved=resolved,
+                resume=True if resume else None,
+                callbacks=[RichProgress(console=console)],
+                sink=(lambda line: console.print(line, soft_wrap=True)) if is_main else None,
+            )
+        finally:
+            shutdown_distributed()
         if is_main:
             console.print(
                 f"[green]done[/green]: {result.global_step} steps, archive {len(result.archive)} entries, "

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import logging
 import re
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import DataError
+from ivgr.jsonl import JsonLineError, parse_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -193,13 +193,11 @@ def _iter_jsonl(source: DataSource) -> Iterator[RawRow]:
                 if not raw.strip():
                     continue
                 try:
-                    data = json.loads(raw.decode("utf-8"))
+                    data = parse_json_object(raw.decode("utf-8"))
                 except UnicodeDecodeError:
                     data = {"__error__": "line is not valid UTF-8"}
-                except json.JSONDecodeError as err:
-                    data = {"__error__": f"invalid JSON ({err.msg} at column {err.colno})"}
-                if not isinstance(data, dict):
-                    data = {"__error__": "line is not a JSON object"}
+                except JsonLineError as err:
+                    data = {"__error__": str(err)}
                 yield RawRow(index, f"{path.name}:{lineno}", data)
                 index += 1
 

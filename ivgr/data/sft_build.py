@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ivgr.errors import ConfigError, DataError
+from ivgr.jsonl import iter_jsonl
 from ivgr.parsing import extract_answer, extract_think, strip_boxes
 
 logger = logging.getLogger(__name__)
@@ -212,22 +213,6 @@ def _qualifies(row: dict[str, Any], config: SftBuildConfig, summary: SftBuildSum
     return None
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: invalid JSON ({err.msg}); fix or remove the line") from err
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, row
-
-
 def iter_scored(rollouts: Path, scores: Path | None) -> Iterator[tuple[str, dict[str, Any]]]:
     """Rollout rows, each merged with its `ivgr score` output line when `scores` is given.
 
@@ -235,11 +220,11 @@ def iter_scored(rollouts: Path, scores: Path | None) -> Iterator[tuple[str, dict
     `scores` belongs to line i of `rollouts`; a count or sample_id mismatch is a DataError.
     """
     if scores is None:
-        for lineno, row in _iter_jsonl(rollouts):
+        for lineno, row in iter_jsonl(rollouts):
             yield f"{rollouts}:{lineno}", row
         return
-    score_rows = _iter_jsonl(scores)
-    for lineno, row in _iter_jsonl(rollouts):
+    score_rows = iter_jsonl(scores)
+    for lineno, row in iter_jsonl(rollouts):
         try:
             s_lineno, score = next(score_rows)
         except StopIteration:

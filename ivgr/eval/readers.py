@@ -14,7 +14,6 @@ import base64
 import binascii
 import csv
 import io
-import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import DataError
+from ivgr.jsonl import iter_jsonl as _read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -171,26 +171,13 @@ def iter_tsv(path: Path, *, required: list[str]) -> Iterator[tuple[int, dict]]:
 
 def iter_jsonl(path: Path, *, required: list[str]) -> Iterator[tuple[int, dict]]:
     """Yield (line_number, object) from a JSONL file, checking the keys of every line."""
-    try:
-        fh = path.open("r", encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot open ({err.strerror})") from None
     n_rows = 0
-    with fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}: line {n}: not valid JSON ({err.msg})") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"{path}: line {n}: expected a JSON object")
-            missing = [k for k in required if k not in rec]
-            if missing:
-                raise DataError(f"{path}: line {n}: missing key(s) {missing}")
-            n_rows += 1
-            yield n, rec
+    for n, rec in _read_jsonl(path):
+        missing = [k for k in required if k not in rec]
+        if missing:
+            raise DataError(f"{path}:{n}: missing key(s) {missing}")
+        n_rows += 1
+        yield n, rec
     if n_rows == 0:
         raise DataError(f"{path}: the file is empty")
 

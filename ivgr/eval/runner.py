@@ -24,6 +24,7 @@ from ivgr.eval.extraction import answer_text
 from ivgr.eval.metrics import round_metrics
 from ivgr.eval.profiles import DEFAULT_PROFILE, PROFILES
 from ivgr.eval.registry import get_benchmark
+from ivgr.jsonl import JsonLineError, parse_json_object
 from ivgr.judges import build_judge, run_sync
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,9 @@ def read_predictions(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}: line {n}: not valid JSON ({err.msg}); delete the line or the file") from None
+            rec = parse_json_object(line)
+        except JsonLineError as err:
+            raise DataError(f"{path}:{n}: {err}; delete the line or the file") from None
         records[(rec["benchmark"], rec["item_id"])] = rec
     return records
 

@@ -9,8 +9,7 @@ Attributes load lazily (PEP 562) so importing the package does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ivgr._lazy import lazy_module_getattr
 
 _EXPORTS = {
     "InferenceEngine": "ivgr.inference.engine",
@@ -25,8 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'ivgr.inference' has no attribute {name!r}")
+__getattr__ = lazy_module_getattr(__name__, _EXPORTS)

@@ -9,8 +9,7 @@ Attributes load lazily so `import ivgr.models` does not import torch or transfor
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ivgr._lazy import lazy_module_getattr
 
 _EXPORTS = {
     "build_tiny_model": "ivgr.models.tiny",
@@ -22,9 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    """Import the owning submodule on first access (PEP 562)."""
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'ivgr.models' has no attribute {name!r}")
+__getattr__ = lazy_module_getattr(__name__, _EXPORTS)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import ConfigError, DataError, ModelError
+from ivgr.jsonl import iter_jsonl
 from ivgr.training.sft_config import TINY_MODEL, SFTConfig
 
 logger = logging.getLogger(__name__)
@@ -73,30 +74,21 @@ def read_sft_jsonl(path: str | Path, *, image_dir: str | Path | None = None,
     base = Path(image_dir) if image_dir is not None else path.parent
     examples: list[SFTExample] = []
     skipped: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{where}: invalid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{where}: expected a JSON object")
-            for key in _REQUIRED_KEYS:
-                if not isinstance(row.get(key), str) or not row[key].strip():
-                    raise DataError(f"{where}: missing or empty key {key!r}")
-            stream = row.get("stream", "single")
-            if stream not in streams:
-                skipped[stream] = skipped.get(stream, 0) + 1
-                continue
-            examples.append(SFTExample(
-                sample_id=str(row.get("sample_id", f"line{lineno}")), stream=stream,
-                images=_row_images(row, base, where), prompt=row["prompt"], completion=row["completion"],
-            ))
-            if limit is not None and len(examples) >= limit:
-                break
+    for lineno, row in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        for key in _REQUIRED_KEYS:
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise DataError(f"{where}: missing or empty key {key!r}")
+        stream = row.get("stream", "single")
+        if stream not in streams:
+            skipped[stream] = skipped.get(stream, 0) + 1
+            continue
+        examples.append(SFTExample(
+            sample_id=str(row.get("sample_id", f"line{lineno}")), stream=stream,
+            images=_row_images(row, base, where), prompt=row["prompt"], completion=row["completion"],
+        ))
+        if limit is not None and len(examples) >= limit:
+            break
     if skipped:
         logger.info("%s: skipped rows of streams not selected: %s", path, skipped)
     if not examples:

@@ -240,4 +240,18 @@ def non_default_fields(cfg: IvgrTrainConfig) -> dict[str, Any]:
     return out
 
 
-__all__ = ["TrainResult", "load_archive", "resolve_resume", "train"]
+def shutdown_distributed() -> None:
+    """Tear down the process group at the end of a multi-process run.
+
+    Exiting with a live gloo/NCCL group lets its C++ threads be destroyed mid-flight, which
+    aborts a rank ("terminate called without an active exception", SIGABRT) after training has
+    already succeeded; torch asks callers to destroy the group explicitly.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+__all__ = ["TrainResult", "load_archive", "resolve_resume", "shutdown_distributed", "train"]

@@ -46,6 +46,17 @@ def test_jsonl_with_user_column_mapping_and_bad_line(tmp_path):
     assert samples[0].target_boxes == [(1.0, 2.0, 34.0, 42.0)]
 
 
+def test_jsonl_bad_lines_become_row_errors_that_say_what_is_wrong(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n{not json\n[1, 2]\n\xff\xfe\n')
+    rows = list(iter_rows(open_source(path)))
+    assert [r.where for r in rows] == ["rows.jsonl:1", "rows.jsonl:3", "rows.jsonl:4", "rows.jsonl:5"]
+    assert rows[0].data == {"a": 1}
+    assert rows[1].data["__error__"].startswith("invalid JSON (") and "at column" in rows[1].data["__error__"]
+    assert rows[2].data == {"__error__": "expected a JSON object, got list"}
+    assert rows[3].data == {"__error__": "line is not valid UTF-8"}
+
+
 def test_hf_save_to_disk_folder_with_embedded_image_bytes(tmp_path):
     import datasets
 

@@ -41,7 +41,7 @@ def test_bad_json_line_and_bad_label_name_the_line(tmp_path):
     with pytest.raises(DataError, match=r"test_questions\.jsonl: line 1: label 'E' is not one of the options"):
         list(get_benchmark("vstar").load(tmp_path))
     path.write_text(json.dumps(dict(rec, label="A")) + "\n{broken\n")
-    with pytest.raises(DataError, match=r"line 2: not valid JSON"):
+    with pytest.raises(DataError, match=r"test_questions\.jsonl:2: invalid JSON"):
         list(get_benchmark("vstar").load(tmp_path))
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from eval_fixture_builders import write_hrbench, write_vstar
 
 from ivgr.errors import ConfigError, DataError
-from ivgr.eval.runner import EvalSettings, predictions_path, run_eval
+from ivgr.eval.runner import EvalSettings, predictions_path, read_predictions, run_eval
 from ivgr.inference.types import InferenceResult, ToolOptions
 
 ROWS = [{"category": "direct_attributes", "question": f"Q{i}?", "options": ["a", "b", "c", "d"], "label": "AB"[i % 2]}
@@ -64,6 +65,14 @@ def test_a_line_cut_by_a_kill_is_dropped_and_regenerated(tmp_path):
     run_eval([("vstar", tmp_path / "v")], settings(limit=3), out, engine=again)
     assert again.seen == ["2"]
     assert all(json.loads(x) for x in pred.read_text().splitlines())
+
+
+@pytest.mark.parametrize("bad, what", [("{broken", "invalid JSON"), ("[1, 2]", "expected a JSON object, got list")])
+def test_a_corrupt_complete_predictions_line_names_the_file_and_the_line(tmp_path, bad, what):
+    pred = tmp_path / "results.predictions.jsonl"
+    pred.write_text('{"benchmark": "vstar", "item_id": "0"}\n\n' + bad + "\n")
+    with pytest.raises(DataError, match=f"results.predictions.jsonl:3: {re.escape(what)}.*delete the line or the file"):
+        read_predictions(pred)
 
 
 def test_resuming_with_other_generation_settings_is_refused(tmp_path):

@@ -88,6 +88,16 @@ def test_bad_jsonl_line_is_a_data_error_with_its_line_number(tmp_path):
         read_sft_jsonl(path)
 
 
+def test_invalid_json_line_and_missing_file_are_data_errors_naming_them(tmp_path):
+    path = _write_examples(tmp_path)
+    with path.open("a") as handle:
+        handle.write("\n{broken\n")
+    with pytest.raises(DataError, match=r"sft.jsonl:9: invalid JSON"):
+        read_sft_jsonl(path)
+    with pytest.raises(DataError, match=r"none.jsonl: no such file"):
+        read_sft_jsonl(tmp_path / "none.jsonl")
+
+
 def test_missing_image_is_a_data_error_naming_the_file(tmp_path):
     path = _write_examples(tmp_path)
     (tmp_path / "img" / "3.png").unlink()

@@ -62,6 +62,7 @@ def main() -> None:
         record["probe"] = cross_rank_probe(rank, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"rank{rank}.json").write_text(json.dumps(record))
+    train_module.shutdown_distributed()  # as `ivgr train` does; a live gloo group can abort at exit
 
 
 def _entry_step(archive, sample_id):

@@ -1,0 +1,347 @@
+"""`ivgr demo`: the whole method end to end on a CPU, offline, in minutes.
+
+Stages (each caches its output under OUT, so a re-run resumes after the last finished stage):
+  world     synthetic scenes for SFT, RL and a held-out test split (ivgr.data.synthetic)
+  base      a random-weight tiny Qwen2.5-VL (ivgr.models.build_tiny_model)
+  sft       cold-start SFT on grounded + some textual CoTs (ivgr.training.sft.run_sft; paper.md §2.7)
+  rl/<v>    GRPO with the rules judge, one run per variant (ivgr.training.train; paper.md §4.4)
+  eval      held-out textual and grounded accuracy, box IoU, format rate per model
+  report    OUT/metrics.json and a self-contained OUT/report.html
+
+Library code: logs, never prints. The CLI (`ivgr/commands/demo_cmd.py`) draws the progress.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ivgr.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# RL variants of the component ablation (paper.md §4.4), all starting from the same SFT model.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "ivgr": {"streams": ["grounded", "textual"], "use_consistency": True},
+    "no_consistency": {"streams": ["grounded", "textual"], "use_consistency": False},
+    "textual_only": {"streams": ["textual"], "use_consistency": False},
+    "grounded_only": {"streams": ["grounded"], "use_consistency": False},
+}
+DEFAULT_VARIANTS = ("ivgr", "no_consistency")
+MODES = ("textual", "grounded")
+
+
+@dataclass
+class DemoSettings:
+    """Every knob of the demo. Defaults = the default run (recipes/demo.yaml lists the same values)."""
+
+    seed: int = 0
+    world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
+        "canvas": 112, "n_objects": 3, "min_size": 14, "max_size": 22})
+    sft_scenes: int = 400
+    rl_scenes: int = 200
+    test_scenes: int = 60
+    textual_fraction: float = 0.1  # paper.md §2.7: ~3K textual of 35K cold-start CoTs
+    model: dict[str, Any] = field(default_factory=lambda: {
+        "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
+        "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112})
+    sft: dict[str, Any] = field(default_factory=lambda: {
+        "max_steps": 150, "per_device_train_batch_size": 8, "learning_rate": 3e-3,
+        "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512})
+    rl: dict[str, Any] = field(default_factory=lambda: {
+        "max_steps": 16, "num_generations": 4, "per_device_train_batch_size": 16,
+        "steps_per_generation": 1, "learning_rate": 3e-4, "max_completion_length": 56,
+        "temperature": 1.0, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
+        "loss_type": "dapo", "scale_rewards": "group", "lr_scheduler_type": "constant", "warmup_steps": 0})
+    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    eval_batch_size: int = 40
+    eval_max_new_tokens: int = 64
+    examples: int = 4  # example scenes drawn in the report
+
+    def __post_init__(self) -> None:
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or "ivgr" not in self.variants:
+            raise ConfigError(f"demo variants must include 'ivgr' and come from {list(VARIANTS)}, got {self.variants}")
+        for name in ("sft_scenes", "rl_scenes", "test_scenes"):
+            if getattr(self, name) < 4:
+                raise ConfigError(f"demo {name} must be >= 4, got {getattr(self, name)}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], *, source: str = "demo settings") -> DemoSettings:
+        """Build from a recipe mapping; an unknown key names the known ones."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        bad = sorted(set(values) - known)
+        if bad:
+            raise ConfigError(f"{source}: unknown key(s) {bad}; known: {sorted(known)}")
+        base = cls()
+        merged = {}
+        for key, value in values.items():
+            default = getattr(base, key)
+            merged[key] = {**default, **value} if isinstance(default, dict) and isinstance(value, dict) else value
+        return cls(**merged)
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> DemoSettings:
+        """Tiny settings for tests and smoke runs (about a minute): plumbing, not learning."""
+        return cls.from_dict({
+            "seed": seed, "sft_scenes": 16, "rl_scenes": 8, "test_scenes": 8,
+            "model": {"hidden_size": 64, "intermediate_size": 128, "vision_depth": 1},
+            "sft": {"max_steps": 4, "per_device_train_batch_size": 4},
+            "rl": {"max_steps": 2, "num_generations": 2, "per_device_train_batch_size": 4,
+                   "max_completion_length": 16},
+            "eval_max_new_tokens": 24, "examples": 2})
+
+
+def load_settings(path: str | Path | None, *, full: bool = False, seed: int | None = None,
+                  quick: bool = False) -> DemoSettings:
+    """Settings from a YAML recipe (or the defaults), then --full / --seed / --quick."""
+    import yaml
+
+    if quick:
+        settings = DemoSettings.quick()
+    elif path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"demo config {p} does not exist; pass a YAML like recipes/demo.yaml")
+        try:
+            values = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{p}: expected a mapping of demo settings at the top level")
+        settings = DemoSettings.from_dict(values, source=str(p))
+    else:
+        settings = DemoSettings()
+    if full:
+        settings.variants = list(VARIANTS)
+    if seed is not None:
+        settings.seed = seed
+    return settings
+
+
+# ----------------------------------------------------------------------------- stages
+def stage_names(settings: DemoSettings) -> list[str]:
+    """Stage labels in run order (the CLI's progress display uses them)."""
+    return ["world", "base model", "sft", *[f"rl/{v}" for v in settings.variants], "eval", "report"]
+
+
+def _world_cfg(settings: DemoSettings):
+    from ivgr.data.synthetic import WorldConfig
+
+    values = dict(settings.world)
+    for key in ("colours", "shapes"):
+        if key in values:
+            values[key] = tuple(values[key])
+    try:
+        return WorldConfig(**values)
+    except TypeError as err:
+        raise ConfigError(f"demo world settings: {err}") from None
+
+
+def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:
+    """Write the three splits and the SFT JSONL; returns their summaries."""
+    from ivgr.data.synthetic import generate, write_sft_jsonl
+
+    cfg = _world_cfg(settings)
+    data = out / "data"
+    summary = {}
+    for split, n in (("sft", settings.sft_scenes), ("rl", settings.rl_scenes), ("test", settings.test_scenes)):
+        summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=cfg)
+    summary["sft_jsonl"] = write_sft_jsonl(data / "sft.jsonl", data / "sft", textual_fraction=settings.textual_fraction,
+                                           seed=settings.seed, cfg=cfg)
+    return summary
+
+
+def make_base(out: Path, settings: DemoSettings) -> Path:
+    """Random tiny Qwen2.5-VL whose tokenizer has seen the world's words (fewer tokens per CoT)."""
+    from ivgr.data.synthetic import world_vocabulary
+    from ivgr.models import build_tiny_model
+
+    corpus = tuple(" ".join(world_vocabulary(_world_cfg(settings))).split())
+    try:
+        return build_tiny_model(out / "base-model", seed=settings.seed, extra_corpus=corpus, **settings.model)
+    except TypeError as err:
+        raise ConfigError(f"demo model settings: {err}") from None
+
+
+def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
+    """Cold-start SFT through the shared `run_sft` (the same code `ivgr sft` runs)."""
+    from ivgr.training.sft import run_sft
+    from ivgr.training.sft_config import SFTConfig
+
+    values = {"model_name_or_path": str(base), "train_file": str(out / "data" / "sft.jsonl"),
+              "output_dir": str(out / "sft"), "seed": settings.seed, "report_to": ["none"],
+              "logging_steps": 5, "dtype": "float32", "trainer_args": {"disable_tqdm": True}, **settings.sft}
+    try:
+        cfg = SFTConfig(**values)
+    except TypeError as err:
+        raise ConfigError(f"demo sft settings: {err}") from None
+    return run_sft(cfg)
+
+
+def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str,
+                 callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """One GRPO run of `variant` from the SFT model with the rules judge; returns history + archive sizes."""
+    from ivgr.training.config import config_from_dict
+    from ivgr.training.train import train
+
+    run_dir = out / "rl" / variant
+    values = {"model_path": str(sft_model), "data_path": str(out / "data" / "rl"), "output_dir": str(run_dir),
+              "seed": settings.seed, "report_to": "none", "logging_steps": 1, "save_strategy": "no",
+              "use_cpu": True, "bf16": False, "activation_checkpointing": False, "dataloader_num_workers": 0,
+              "model_dtype": "float32", "judge": {"kind": "rules"}, "log_completions": False,
+              **VARIANTS[variant], **settings.rl}
+    cfg = config_from_dict(values, source=f"demo rl/{variant}")
+    started = time.monotonic()
+    result = train(cfg, callbacks=[_QuietTrainerOutput(), *(callbacks or [])])
+    record = {"checkpoint": str(result.checkpoint), "history": result.history,
+              "archive_size": len(result.archive) if result.archive is not None else 0,
+              "global_step": result.global_step, "wall_s": round(time.monotonic() - started, 1)}
+    (run_dir / "demo_rl.json").write_text(json.dumps(record, indent=1, default=str))
+    return record
+
+
+def _QuietTrainerOutput():  # noqa: N802 - a factory standing in for a class built lazily
+    """A no-op callback flagged `replaces_progress`, so `train` drops HF's printer/progress output
+    (the demo draws its own stage progress)."""
+    from transformers import TrainerCallback
+
+    class QuietTrainerOutput(TrainerCallback):
+        replaces_progress = True
+
+    return QuietTrainerOutput()
+
+
+# ----------------------------------------------------------------------------- evaluation
+def normalise_answer(text: str | None) -> str:
+    """Lower-case, keep letters only: "Red." and " red" both match "red" (answers are one word)."""
+    return re.sub(r"[^a-z]+", " ", (text or "").lower()).strip()
+
+
+def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings) -> dict[str, Any]:
+    """Greedy textual and grounded passes on the held-out split; metrics plus per-sample outputs."""
+    from ivgr.data.prepared import read_prepared
+    from ivgr.inference import InferenceEngine, InferenceRequest
+    from ivgr.parsing import format_ok
+    from ivgr.rewards.terms import box_iou_reward
+
+    samples = read_prepared(test_dir)
+    engine = InferenceEngine(model_path, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
+                             batch_size=settings.eval_batch_size, dtype="float32")
+    requests = [InferenceRequest(image=str(test_dir / s.image), question=s.question, request_id=s.sample_id)
+                for s in samples]
+    metrics: dict[str, Any] = {}
+    outputs: dict[str, list[dict[str, Any]]] = {}
+    for mode in MODES:
+        results = engine.run(requests, mode=mode)
+        correct = [normalise_answer(r.answer) == normalise_answer(s.answer) for r, s in zip(results, samples, strict=True)]
+        metrics[f"{mode}_accuracy"] = sum(correct) / len(samples)
+        metrics[f"{mode}_format_rate"] = sum(format_ok(r.completion) for r in results) / len(samples)
+        if mode == "grounded":
+            ious = [box_iou_reward(list(r.boxes), list(s.target_boxes)) or 0.0 for r, s in zip(results, samples)]
+            metrics["grounded_box_iou"] = sum(ious) / len(samples)
+        outputs[mode] = [{"sample_id": s.sample_id, "completion": r.completion, "answer": r.answer,
+                          "boxes": [list(b) for b in r.boxes], "correct": c}
+                         for r, s, c in zip(results, samples, correct)]
+    # The contract's single format_rate: both modes together.
+    metrics["format_rate"] = (metrics["textual_format_rate"] + metrics["grounded_format_rate"]) / 2
+    return {"metrics": metrics, "outputs": outputs}
+
+
+# ----------------------------------------------------------------------------- orchestration
+def _cached_json(path: Path) -> Any | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def run_demo(out: str | Path, settings: DemoSettings, *,
+             on_stage: Callable[[str], None] | None = None,
+             rl_callbacks: Callable[[str], list[Any]] | None = None,
+             restart: bool = False) -> dict[str, Any]:
+    """Run every stage into `out`; returns the metrics mapping written to OUT/metrics.json.
+
+    A stage whose output already exists is skipped (same settings required: they are stored in
+    OUT/settings.json and a mismatch restarts from scratch).
+    """
+    out = Path(out)
+    settings_json = json.dumps(dataclasses.asdict(settings), sort_keys=True)
+    if out.exists() and (restart or (out / "settings.json").is_file()
+                         and (out / "settings.json").read_text() != settings_json):
+        logger.info("settings changed or restart asked: clearing %s", out)
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "settings.json").write_text(settings_json)
+    notify = on_stage or (lambda name: None)
+    walls: dict[str, float] = {}
+    started = time.monotonic()
+
+    def timed(name: str, fn: Callable[[], Any]) -> Any:
+        notify(name)
+        t0 = time.monotonic()
+        value = fn()
+        walls[name] = round(time.monotonic() - t0, 1)
+        logger.info("stage %s: %.1fs", name, walls[name])
+        return value
+
+    world = timed("world", lambda: _cached_json(out / "data" / "world.json") or _write_json(
+        out / "data" / "world.json", make_world(out, settings)))
+    base = timed("base model", lambda: out / "base-model" if (out / "base-model" / "config.json").is_file()
+                 else make_base(out, settings))
+    sft_model = timed("sft", lambda: out / "sft" / "final" if (out / "sft" / "final" / "config.json").is_file()
+                      else run_sft_stage(out, settings, base))
+    rl: dict[str, dict[str, Any]] = {}
+    for variant in settings.variants:
+        cached = _cached_json(out / "rl" / variant / "demo_rl.json")
+        cbs = rl_callbacks(variant) if rl_callbacks else None
+        rl[variant] = timed(f"rl/{variant}", lambda v=variant, c=cached, cb=cbs: c or run_rl_stage(out, settings, sft_model, v, cb))
+
+    def evaluate_all() -> dict[str, Any]:
+        models = {"sft": Path(sft_model), **{v: Path(r["checkpoint"]) for v, r in rl.items()}}
+        results = {}
+        for name, path in models.items():
+            cache = out / "eval" / f"{name}.json"
+            results[name] = _cached_json(cache) or _write_json(cache, evaluate_model(path, out / "data" / "test", settings))
+        return results
+
+    evals = timed("eval", evaluate_all)
+    metrics = {
+        "chance_accuracy": world["test"]["chance_accuracy"],
+        "sft": evals["sft"]["metrics"],
+        "ivgr": {**evals["ivgr"]["metrics"], "rl_wall_s": rl["ivgr"]["wall_s"], "archive_size": rl["ivgr"]["archive_size"]},
+        "ablations": {v: {**evals[v]["metrics"], "rl_wall_s": rl[v]["wall_s"], "archive_size": rl[v]["archive_size"]}
+                      for v in settings.variants if v != "ivgr"},
+        "settings": dataclasses.asdict(settings),
+        "test_questions": world["test"]["qtypes"],
+    }
+
+    def report() -> None:
+        from ivgr.report import write_report
+
+        metrics["wall_s"] = {**walls, "total": round(time.monotonic() - started, 1)}
+        _write_json(out / "metrics.json", metrics)
+        write_report(out / "report.html", metrics=metrics, histories={v: r["history"] for v, r in rl.items()},
+                     evals=evals, test_dir=out / "data" / "test", n_examples=settings.examples)
+
+    timed("report", report)
+    metrics["wall_s"] = {**walls, "total": round(time.monotonic() - started, 1)}
+    _write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _write_json(path: Path, value: Any) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, default=str))
+    tmp.replace(path)
+    return value
+
+
+__all__ = ["DemoSettings", "VARIANTS", "load_settings", "run_demo", "stage_names", "evaluate_model",
+           "normalise_answer"]

@@ -1,0 +1,85 @@
+"""`ivgr demo --quick` end to end in a real subprocess, then the report in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+MODEL_KEYS = {"textual_accuracy", "grounded_accuracy", "grounded_box_iou", "format_rate"}
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> Path:
+    """One reduced demo run shared by the tests below (tiny settings: plumbing, not learning)."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--quick", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow
+def test_quick_demo_writes_metrics_with_every_key(quick_run):
+    metrics = json.loads((quick_run / "metrics.json").read_text())
+    assert {"chance_accuracy", "sft", "ivgr", "ablations"} <= set(metrics)
+    assert 0 < metrics["chance_accuracy"] < 1
+    assert MODEL_KEYS <= set(metrics["sft"]) and MODEL_KEYS <= set(metrics["ivgr"])
+    assert set(metrics["ablations"]) == {"no_consistency"} and MODEL_KEYS <= set(metrics["ablations"]["no_consistency"])
+    for model in (metrics["sft"], metrics["ivgr"], metrics["ablations"]["no_consistency"]):
+        assert all(0.0 <= model[k] <= 1.0 for k in MODEL_KEYS)
+    assert metrics["wall_s"]["total"] > 0 and "sft" in metrics["wall_s"]
+
+
+@pytest.mark.slow
+def test_quick_demo_report_is_self_contained(quick_run):
+    page = (quick_run / "report.html").read_text()
+    assert "<table" in page and len(re.findall(r"<img[^>]*src='data:image/png;base64,", page)) >= 3
+    assert not re.search(r"(src|href)=['\"]?(https?:)?//", page)
+
+
+@pytest.mark.slow
+def test_second_run_reuses_cached_stages(quick_run):
+    before = (quick_run / "sft" / "final" / "model.safetensors").stat().st_mtime_ns
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--quick", "--out", str(quick_run)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (quick_run / "sft" / "final" / "model.safetensors").stat().st_mtime_ns == before
+
+
+@pytest.mark.slow
+def test_chromium_renders_the_report_with_images_and_table(quick_run, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is required (make test installs it: apt-get install -y chromium)"
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    url = (quick_run / "report.html").resolve().as_uri()
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    assert "<table" in dom and dom.count("<img") >= 3
+    shot = tmp_path / "report.png"
+    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1280,2400", url],
+                   capture_output=True, text=True, timeout=120)
+    with Image.open(shot) as image:
+        colours = image.convert("RGB").resize((160, 300)).getcolors(maxcolors=1 << 16)
+    assert colours is not None and len(colours) > 50  # a rendered page, not a blank canvas
+    assert max(count for count, _ in colours) < 0.95 * 160 * 300
+
+
+def test_bad_demo_config_is_one_red_line_and_exit_1(tmp_path):
+    bad = tmp_path / "demo.yaml"
+    bad.write_text("variants: [textual_only]\n")
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--config", str(bad), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().count("\n") == 0 and "variants" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_demo_help_shows_examples():
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "ivgr demo --out" in proc.stdout and "--full" in proc.stdout
