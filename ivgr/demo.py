@@ -45,19 +45,19 @@ class DemoSettings:
     seed: int = 0
     world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
         "canvas": 112, "n_objects": 3, "min_size": 14, "max_size": 22})
-    sft_scenes: int = 400
-    rl_scenes: int = 200
-    test_scenes: int = 60
+    sft_scenes: int = 1200
+    rl_scenes: int = 300
+    test_scenes: int = 120
     textual_fraction: float = 0.1  # paper.md §2.7: ~3K textual of 35K cold-start CoTs
     model: dict[str, Any] = field(default_factory=lambda: {
         "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
         "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112})
     sft: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 150, "per_device_train_batch_size": 8, "learning_rate": 3e-3,
+        "max_steps": 500, "per_device_train_batch_size": 16, "learning_rate": 2e-3,
         "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512})
     rl: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 16, "num_generations": 4, "per_device_train_batch_size": 16,
+        "max_steps": 60, "num_generations": 4, "per_device_train_batch_size": 16,
         "steps_per_generation": 1, "learning_rate": 3e-4, "max_completion_length": 56,
         "temperature": 1.0, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
         "loss_type": "dapo", "scale_rewards": "group", "lr_scheduler_type": "constant", "warmup_steps": 0})
@@ -197,6 +197,8 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
     values = {"model_path": str(sft_model), "data_path": str(out / "data" / "rl"), "output_dir": str(run_dir),
               "seed": settings.seed, "report_to": "none", "logging_steps": 1, "save_strategy": "no",
               "use_cpu": True, "bf16": False, "activation_checkpointing": False, "dataloader_num_workers": 0,
+              # Deviation: offline rules judge instead of the authors' Qwen2.5-72B endpoint (no network
+              # in the demo; paper.md §2.3.5); option rl.judge.
               "model_dtype": "float32", "judge": {"kind": "rules"}, "log_completions": False,
               **VARIANTS[variant], **settings.rl}
     cfg = config_from_dict(values, source=f"demo rl/{variant}")
@@ -221,6 +223,8 @@ def _QuietTrainerOutput():  # noqa: N802 - a factory standing in for a class bui
 
 
 # ----------------------------------------------------------------------------- evaluation
+# Deviation: evaluation accuracy is normalised exact match, not an LLM judge (paper.md §2.3.2): the
+# world's answers are single words from a closed set; option none (ivgr.demo.normalise_answer).
 def normalise_answer(text: str | None) -> str:
     """Lower-case, keep letters only: "Red." and " red" both match "red" (answers are one word)."""
     return re.sub(r"[^a-z]+", " ", (text or "").lower()).strip()
@@ -272,8 +276,11 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
     """
     out = Path(out)
     settings_json = json.dumps(dataclasses.asdict(settings), sort_keys=True)
-    if out.exists() and (restart or (out / "settings.json").is_file()
-                         and (out / "settings.json").read_text() != settings_json):
+    marker = out / "settings.json"
+    if out.is_dir() and any(out.iterdir()) and not marker.is_file():
+        raise ConfigError(f"{out} exists and is not an ivgr demo directory (no settings.json); "
+                          "choose another --out or empty it")
+    if marker.is_file() and (restart or marker.read_text() != settings_json):
         logger.info("settings changed or restart asked: clearing %s", out)
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -254,6 +254,8 @@ def grounded_cot(scene: Scene) -> str:
     return f"<think>{think}</think><answer>{scene.answer}</answer>"
 
 
+# Deviation: cold-start CoTs come from the scene graph, not from Qwen2.5-VL-72B / TreeVGR-SFT
+# (paper.md §2.7; no model hub offline); textual CoT = grounded CoT without boxes; option textual_fraction.
 def textual_cot(scene: Scene) -> str:
     """Reference textual CoT: the same reasoning as `grounded_cot` with the boxes removed."""
     text = grounded_cot(scene)

@@ -83,3 +83,12 @@ def test_bad_demo_config_is_one_red_line_and_exit_1(tmp_path):
 def test_demo_help_shows_examples():
     proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "ivgr demo --out" in proc.stdout and "--full" in proc.stdout
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path):
+    keep = tmp_path / "precious.txt"
+    keep.write_text("not a demo")
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--quick", "--restart", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "not an ivgr demo directory" in proc.stderr
+    assert keep.read_text() == "not a demo"

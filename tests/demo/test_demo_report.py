@@ -72,3 +72,12 @@ def test_unknown_demo_setting_is_one_clear_config_error(tmp_path):
         load_settings(bad)
     with pytest.raises(ConfigError, match="variants"):
         DemoSettings(variants=["no_consistency"])
+
+
+def test_demo_command_module_and_report_import_no_heavy_stack():
+    import subprocess
+    import sys
+
+    code = ("import sys, ivgr.demo, ivgr.report, ivgr.commands.demo_cmd; "
+            "assert not {'torch', 'transformers', 'trl', 'matplotlib'} & set(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True)
