@@ -1,6 +1,7 @@
-"""CLI command modules. Each defines `register(app: typer.Typer) -> None`.
+"""CLI command modules. Each `<name>_cmd.py` defines `register(app: typer.Typer) -> None`.
 
-Add a module here to add a command. Keep module-level imports light (stdlib, typer).
+Add a module name here to add a command. Keep module-level imports light (stdlib, typer):
+`ivgr --help` imports every command module.
 """
 
 from __future__ import annotations
@@ -10,16 +11,4 @@ from types import ModuleType
 
 _NAMES = ["demo", "score", "train", "sft", "data", "infer", "eval"]
 
-
-def _load() -> list[ModuleType]:
-    modules = []
-    for name in _NAMES:
-        try:
-            modules.append(importlib.import_module(f"ivgr.commands.{name}_cmd"))
-        except ModuleNotFoundError as err:  # a command still being written must not break the others
-            if err.name != f"ivgr.commands.{name}_cmd":
-                raise
-    return modules
-
-
-COMMAND_MODULES = _load()
+COMMAND_MODULES: list[ModuleType] = [importlib.import_module(f"ivgr.commands.{name}_cmd") for name in _NAMES]
