@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ivgr.commands._util import is_main_process
+
 HELP = """Dual-stream GRPO (grounded + textual + single streams) on TRL.
 
 Overrides after the recipe are key=value (or --key value); dotted keys reach the judge and
@@ -50,7 +52,7 @@ def register(app: typer.Typer) -> None:
         cfg, resolved = load_config(config, list(ctx.args))
         _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
-        is_main = _is_main_process()
+        is_main = is_main_process()
         try:
             result = train(
                 cfg,
@@ -79,8 +81,3 @@ def _quiet_library_output() -> None:
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
 
-
-def _is_main_process() -> bool:
-    import os
-
-    return os.environ.get("RANK", "0") == "0"
