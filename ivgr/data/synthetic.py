@@ -66,6 +66,10 @@ class WorldConfig:
     """Relative frequency of each question type."""
     n_choices: int = 3
     """Options listed in a multiple-choice colour question (answer included)."""
+    layout: str = "free"
+    """`free`: objects anywhere; `grid`: one object per 28-px cell, i.e. per merged visual token."""
+    salient: bool = False
+    """Only the asked-about object is coloured, the others are grey distractor shapes."""
 
     def __post_init__(self) -> None:
         from ivgr.errors import ConfigError
@@ -85,6 +89,10 @@ class WorldConfig:
             raise ConfigError(f"world colours/shapes must come from {tuple(COLOURS)} / {SHAPES}")
         if not 2 <= self.n_choices <= len(self.colours):
             raise ConfigError(f"world.n_choices must be in [2, {len(self.colours)}], got {self.n_choices}")
+        if self.layout not in ("free", "grid"):
+            raise ConfigError(f"world.layout must be 'free' or 'grid', got {self.layout!r}")
+        if self.layout == "grid" and self.max_size > 26:
+            raise ConfigError(f"world.layout grid needs max_size <= 26 (objects fit a 28-px cell), got {self.max_size}")
 
 
 @dataclass(frozen=True)
@@ -157,9 +165,40 @@ def _with_exact_box(obj: SceneObject, canvas: int) -> SceneObject:
     return SceneObject(obj.shape, obj.colour, obj.x, obj.y, obj.size, tuple(int(v) for v in bbox))
 
 
+GREY = "grey"
+_GREY_RGB = (120, 120, 120)
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return _GREY_RGB if colour == GREY else COLOURS[colour]
+
+
+def _place_on_grid(rng: random.Random, cfg: WorldConfig, shapes: list[str]) -> tuple[SceneObject, ...]:
+    """One object per 28-px cell (a merged visual token of Qwen-VL), centred with 1 px of jitter."""
+    cells = cfg.canvas // 28
+    placed = []
+    for shape, cell in zip(shapes, rng.sample(range(cells * cells), len(shapes))):
+        size = rng.randint(cfg.min_size, cfg.max_size)
+        left, top = (cell % cells) * 28, (cell // cells) * 28
+        x = min(max(left, left + (28 - size) // 2 + rng.randint(-1, 1)), left + 28 - size)
+        y = min(max(top, top + (28 - size) // 2 + rng.randint(-1, 1)), top + 28 - size)
+        placed.append(_with_exact_box(SceneObject(shape, rng.choice(list(cfg.colours)), x, y, size), cfg.canvas))
+    return tuple(placed)
+
+
 def _place_objects(rng: random.Random, cfg: WorldConfig) -> tuple[SceneObject, ...]:
-    """Distinct shapes, random colours, non-overlapping footprints with a 3 px gap."""
+    """Distinct shapes, random colours, non-overlapping footprints with a 3 px gap.
+
+    With `salient`, every object but the first is grey; `_ask` then asks about the first.
+    """
     shapes = rng.sample(list(cfg.shapes), cfg.n_objects)
+    objects = _place_on_grid(rng, cfg, shapes) if cfg.layout == "grid" else _place_free(rng, cfg, shapes)
+    if cfg.salient:
+        objects = objects[:1] + tuple(SceneObject(o.shape, GREY, o.x, o.y, o.size, o.box) for o in objects[1:])
+    return objects
+
+
+def _place_free(rng: random.Random, cfg: WorldConfig, shapes: list[str]) -> tuple[SceneObject, ...]:
     placed: list[SceneObject] = []
     for shape in shapes:
         for _ in range(200):
@@ -179,7 +218,7 @@ def _ask(rng: random.Random, cfg: WorldConfig, objects: tuple[SceneObject, ...])
     kinds = [k for k in QUESTION_TYPES if cfg.question_mix.get(k, 0) > 0]
     qtype = rng.choices(kinds, weights=[cfg.question_mix[k] for k in kinds])[0]
     colour_counts = Counter(o.colour for o in objects)
-    if qtype == "shape" and not any(n == 1 for n in colour_counts.values()):
+    if qtype == "shape" and not cfg.salient and not any(n == 1 for n in colour_counts.values()):
         qtype = "colour"  # no colour names a unique object; ask about colour instead
     if qtype == "relation":
         i, j = rng.sample(range(len(objects)), 2)
@@ -190,9 +229,9 @@ def _ask(rng: random.Random, cfg: WorldConfig, objects: tuple[SceneObject, ...])
             answer = "left" if a.centre[0] < b.centre[0] else "right"
             return qtype, f"Is the {a.shape} left or right of the {b.shape}?", answer, (i, j), ("left", "right")
     if qtype == "shape":
-        i = rng.choice([k for k, o in enumerate(objects) if colour_counts[o.colour] == 1])
+        i = 0 if cfg.salient else rng.choice([k for k, o in enumerate(objects) if colour_counts[o.colour] == 1])
         return qtype, f"What shape is the {objects[i].colour} object?", objects[i].shape, (i,), ()
-    i = rng.randrange(len(objects))
+    i = 0 if cfg.salient else rng.randrange(len(objects))
     target = objects[i]
     if qtype == "colour_choice":
         others = rng.sample([c for c in cfg.colours if c != target.colour], cfg.n_choices - 1)
@@ -229,7 +268,7 @@ def make_scene(seed: int, cfg: WorldConfig) -> tuple[Scene, Image.Image]:
     image = _background(rng, cfg)
     draw = ImageDraw.Draw(image)
     for obj in objects:  # drawn last, so no clutter covers an object
-        paint_object(draw, obj, COLOURS[obj.colour])
+        paint_object(draw, obj, _rgb(obj.colour))
     return Scene(seed, objects, qtype, question, answer, targets, options, cfg.canvas), image
 
 

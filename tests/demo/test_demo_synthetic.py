@@ -149,3 +149,40 @@ def test_bad_world_settings_raise_config_error(bad):
 def test_synthetic_module_does_not_import_the_training_stack():
     code = "import sys, ivgr.data.synthetic; assert not {'torch', 'transformers', 'trl'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+SALIENT_GRID = WorldConfig(layout="grid", salient=True, min_size=18, max_size=24, noise=0, n_clutter=0,
+                           question_mix={"colour": 0.5, "colour_choice": 0.25, "shape": 0.25})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_grid_layout_puts_each_object_inside_one_28px_visual_token_cell(seed):
+    scene, _ = make_scene(seed, SALIENT_GRID)
+    cells = set()
+    for obj in scene.objects:
+        x1, y1, x2, y2 = obj.box
+        assert x1 // 28 == (x2 - 1) // 28 and y1 // 28 == (y2 - 1) // 28, obj  # never straddles a cell
+        cells.add((x1 // 28, y1 // 28))
+    assert len(cells) == len(scene.objects)  # one object per cell
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_salient_world_asks_about_the_only_coloured_object(seed):
+    scene, image = make_scene(seed, SALIENT_GRID)
+    target, *distractors = scene.objects
+    assert scene.targets == (0,) and target.colour in COLOURS
+    assert all(o.colour == "grey" for o in distractors)
+    if scene.qtype == "shape":
+        assert scene.answer == target.shape
+    else:
+        assert scene.answer == target.colour
+    # the painted pixels of a distractor are grey, the target's are its colour
+    cx, cy = (int(v) for v in target.centre)
+    assert image.getpixel((cx, cy)) == COLOURS[target.colour]
+
+
+def test_grid_layout_rejects_objects_larger_than_a_cell():
+    with pytest.raises(ConfigError, match="grid needs max_size <= 26"):
+        WorldConfig(layout="grid", max_size=30)
+    with pytest.raises(ConfigError, match="layout must be"):
+        WorldConfig(layout="spiral")
