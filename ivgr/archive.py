@@ -21,13 +21,13 @@ import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ivgr.errors import DataError
+from ivgr.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -210,22 +210,11 @@ class RolloutArchive:
         self._entries = entries
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write JSON atomically: a temporary file in the same folder, then `os.replace`."""
+        """Write JSON atomically (`ivgr.fileio.atomic_write_text`): readers never see half a file."""
         # Deviation: the archive object saves itself, string keys both ways (the authors' save
         # ran in another process and wrote an empty cache, int keys missed after load, §4.8);
         # option none (bug fix).
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.state_dict(), fh, ensure_ascii=False, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.state_dict(), ensure_ascii=False, indent=1))
         logger.debug("saved rollout archive with %d entries to %s", len(self), path)
 
     @classmethod

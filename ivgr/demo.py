@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ivgr.errors import ConfigError
+from ivgr.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -343,10 +344,7 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
 
 
 def _write_json(path: Path, value: Any) -> Any:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1, default=str))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(value, indent=1, default=str))
     return value
 
 

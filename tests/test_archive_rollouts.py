@@ -149,10 +149,10 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
     new = RolloutArchive()
     new.offer("a", entry("new", 0.9))
 
-    def broken_dump(*args, **kwargs):
+    def broken_fsync(*args, **kwargs):  # fails after the temporary file was written
         raise OSError("disk full")
 
-    monkeypatch.setattr("ivgr.archive.json.dump", broken_dump)
+    monkeypatch.setattr("ivgr.fileio.os.fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
         new.save(path)
     monkeypatch.undo()

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+
+from ivgr.fileio import atomic_write_text
 
 HELP = """Score rollouts (grounded / textual / single) offline, exactly as training does.
 
@@ -216,15 +216,7 @@ def _write_jsonl(out: Path | None, objs: list[dict[str, Any]]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(out, text)
 
 
 def _load_scorer_config(path: Path) -> Any:

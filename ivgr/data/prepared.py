@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from ivgr.data.schema import Sample
 from ivgr.errors import DataError
+from ivgr.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -178,9 +179,7 @@ class PreparedWriter:
             ivgr_version=_ivgr_version(),
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
-        tmp = self.partial / (MANIFEST_NAME + ".tmp")
-        tmp.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self.partial / MANIFEST_NAME)
+        atomic_write_text(self.partial / MANIFEST_NAME, json.dumps(full, indent=2, sort_keys=True) + "\n")
         _swap_into_place(self.partial, self.out_dir)
         self.committed = True
         logger.info("wrote prepared dataset %s (%d samples)", self.out_dir, self.count)

@@ -24,6 +24,7 @@ from ivgr.eval.extraction import answer_text
 from ivgr.eval.metrics import round_metrics
 from ivgr.eval.profiles import DEFAULT_PROFILE, PROFILES
 from ivgr.eval.registry import get_benchmark
+from ivgr.fileio import atomic_write_text
 from ivgr.jsonl import JsonLineError, parse_json_object
 from ivgr.judges import build_judge, run_sync
 
@@ -106,7 +107,7 @@ def _check_meta(out: Path, meta: dict[str, Any], *, write: bool) -> None:
                 f"({', '.join(f'{k}: {old[k]!r} -> {meta[k]!r}' for k in diff)}); "
                 "pass another --out to start a new run, or the same settings to resume")
     if write:
-        path.write_text(json.dumps(meta, indent=2))
+        atomic_write_text(path, json.dumps(meta, indent=2))
 
 
 def _requested_meta(settings: EvalSettings) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
     results = _results(benches, settings, out, existing, selected, state["engine"],
                        {"generated": generated, "seconds": round(gen_seconds, 3),
                         "items_per_s": round(generated / gen_seconds, 4) if gen_seconds else None})
-    out.write_text(json.dumps(results, indent=2))
+    atomic_write_text(out, json.dumps(results, indent=2))
     return results
 
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from trl import GRPOTrainer
 
+from ivgr.fileio import atomic_write_text
 from ivgr.training.rewards import BatchRewarder, build_rollouts
 from ivgr.training.sampler import PairedStreamSampler, StreamIndex, check_alignment
 
@@ -187,9 +187,7 @@ def write_run_files(out: Path, *, archive: Any, resolved_config: dict) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     archive.save(out / ARCHIVE_FILE)
-    tmp = out / (CONFIG_FILE + ".tmp")
-    tmp.write_text(yaml.safe_dump(_redact(resolved_config), sort_keys=False), encoding="utf-8")
-    os.replace(tmp, out / CONFIG_FILE)
+    atomic_write_text(out / CONFIG_FILE, yaml.safe_dump(_redact(resolved_config), sort_keys=False))
     versions = {f"{name}_version": _version(name) for name in ("ivgr", "trl", "transformers", "torch")}
     (out / VERSION_FILE).write_text(json.dumps(versions, indent=2) + "\n", encoding="utf-8")
 
