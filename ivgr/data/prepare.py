@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -148,7 +149,22 @@ def convert_box(box: Box, *, orig: tuple[int, int], new: tuple[int, int], frame:
     if frame == "pixel":
         scaled = scale_box(clipped, w1 / w0, h1 / h0)
         return clip_box(tuple(float(round(v)) for v in scaled), w1, h1)  # type: ignore[arg-type]
-    return clip_box(to_frame(clipped, src="pixel", dst="norm1000", width=w0, height=h0), NORM1000, NORM1000)
+    x1, y1, x2, y2 = clip_box(to_frame(clipped, src="pixel", dst="norm1000", width=w0, height=h0), NORM1000, NORM1000)
+    # Dividing by W can round two distinct coordinates to one float; keep a real box a box.
+    if clipped[2] > clipped[0]:
+        x1, x2 = _keep_extent(x1, x2)
+    if clipped[3] > clipped[1]:
+        y1, y2 = _keep_extent(y1, y2)
+    return (x1, y1, x2, y2)
+
+
+def _keep_extent(lo: float, hi: float) -> tuple[float, float]:
+    """(lo, hi) with hi > lo by at least one ulp, staying inside [0, 1000]."""
+    if hi > lo:
+        return lo, hi
+    if lo < NORM1000:
+        return lo, math.nextafter(lo, math.inf)
+    return math.nextafter(hi, -math.inf), hi
 
 
 @dataclass

@@ -55,3 +55,12 @@ def test_converted_boxes_stay_inside_the_resized_image(w, h, data, frame):
         assert all(v == int(v) for v in box)  # integer pixels, as the model writes them
     if frame == "norm1000" and is_valid_box((max(x1, 0), max(y1, 0), min(x2, w), min(y2, h))):
         assert is_valid_box(box)  # a real (clipped) box never collapses in norm1000
+
+
+def test_norm1000_keeps_a_sub_ulp_wide_box_a_valid_box():
+    # x1 and x2 one ulp apart: x/4999*1000 rounds both to the same float (found by hypothesis).
+    box = convert_box((255.32904712006098, 0.0, 255.329047120061, 1.0), orig=(4999, 25), new=(4984, 28),
+                      frame="norm1000")
+    assert is_valid_box(box) and 0 <= box[0] < box[2] <= 1000
+    edge = convert_box((4999 - 1e-12, 0.0, 4999.0, 1.0), orig=(4999, 25), new=(4984, 28), frame="norm1000")
+    assert is_valid_box(edge) and edge[2] <= 1000
