@@ -11,13 +11,13 @@ Training, inference and evaluation live in `ivgr.training`, `ivgr.inference` and
 and import torch when used.
 """
 
+__version__ = "0.1.0"  # first: submodules may read it while the package is importing
+
 from ivgr.archive import RolloutArchive
 from ivgr.data.schema import Sample
 from ivgr.errors import ConfigError, DataError, IvgrError, JudgeError, ModelError
 from ivgr.judges import JudgeConfig, Verdict, build_judge
 from ivgr.rewards import Rollout, RolloutScore, Scorer, ScorerConfig
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ConfigError",

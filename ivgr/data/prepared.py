@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+import ivgr
 from ivgr.data.schema import Sample
 from ivgr.errors import DataError
 from ivgr.fileio import atomic_write_text
@@ -44,16 +45,6 @@ IMAGES_DIR = "images"
 PARTIAL_MARK = ".partial-"
 EXCLUDED_NAME = "excluded.jsonl"  # every row prepare left out, with its reasons
 _OWN_NAMES = {MANIFEST_NAME, SAMPLES_NAME, IMAGES_DIR, EXCLUDED_NAME}
-
-
-def _ivgr_version() -> str:
-    try:
-        from ivgr import __version__
-    except ImportError:  # a stale editable install can expose ivgr as a namespace package
-        from importlib.metadata import version
-
-        return version("ivgr")
-    return __version__
 
 
 def partial_dir_for(out_dir: Path) -> Path:
@@ -176,7 +167,7 @@ class PreparedWriter:
             count=self.count,
             counts=_counts(self._kinds, self._by_source),
             samples_sha256=self._hash.hexdigest(),
-            ivgr_version=_ivgr_version(),
+            ivgr_version=ivgr.__version__,
             created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         )
         atomic_write_text(self.partial / MANIFEST_NAME, json.dumps(full, indent=2, sort_keys=True) + "\n")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ivgr
 from ivgr.errors import ConfigError, DataError, ModelError
 from ivgr.jsonl import iter_jsonl
 from ivgr.training.sft_config import TINY_MODEL, SFTConfig
@@ -272,21 +273,6 @@ def _training_arguments(cfg: SFTConfig):
         raise ConfigError(f"invalid training arguments: {err}") from None
 
 
-def _ivgr_version() -> str:
-    """The package version; read via metadata too, since a stale editable install can hide __version__."""
-    import ivgr
-
-    version = getattr(ivgr, "__version__", None)
-    if version:
-        return str(version)
-    from importlib.metadata import PackageNotFoundError, version as dist_version
-
-    try:
-        return dist_version("ivgr")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: dict[str, Any]) -> Path:
     """Model + processor files + resolved config + ivgr version: a checkpoint `ivgr infer` can load."""
     import yaml
@@ -296,7 +282,7 @@ def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: 
     if trainer.is_world_process_zero():
         resolved = {**cfg.to_dict(), "base_model": str(base_model)}
         (final / "sft_config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        meta = {"ivgr_version": _ivgr_version(), "stage": "sft", **stats}
+        meta = {"ivgr_version": ivgr.__version__, "stage": "sft", **stats}
         (final / "ivgr_run.json").write_text(json.dumps(meta, indent=2) + "\n")
         (Path(cfg.output_dir) / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
     return final

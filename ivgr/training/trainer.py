@@ -193,15 +193,13 @@ def write_run_files(out: Path, *, archive: Any, resolved_config: dict) -> None:
 
 
 def _version(package: str) -> str:
-    """Installed version of `package` (ivgr: the source tree's __version__ wins over metadata)."""
+    """Installed version of `package` (ivgr: the source tree's __version__)."""
     from importlib.metadata import PackageNotFoundError, version
 
     if package == "ivgr":
         import ivgr
 
-        if getattr(ivgr, "__version__", None):
-            return ivgr.__version__
-
+        return ivgr.__version__
     try:
         return version(package)
     except PackageNotFoundError:
