@@ -14,22 +14,6 @@ from ivgr.errors import ConfigError, ModelError
 log = logging.getLogger(__name__)
 
 
-def _pixel_limits(processor: Any) -> tuple[int | None, int | None]:
-    """(min_pixels, max_pixels) the processor currently enforces."""
-    ip = processor.image_processor
-    size = getattr(ip, "size", None) or {}
-    get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
-    lo = getattr(ip, "min_pixels", None) or get("shortest_edge")
-    hi = getattr(ip, "max_pixels", None) or get("longest_edge")
-    return (int(lo) if lo else None, int(hi) if hi else None)
-
-
-def _resize_factor(processor: Any) -> int:
-    """Side multiple of the vision tower: patch size × spatial merge (28 for Qwen2.5-VL)."""
-    ip = processor.image_processor
-    return int(getattr(ip, "patch_size", 14) or 14) * int(getattr(ip, "merge_size", 2) or 2)
-
-
 class HFBackend:
     """Batched `model.generate` with left padding; greedy unless temperature > 0."""
 
@@ -47,8 +31,10 @@ class HFBackend:
             trust_remote_code=trust_remote_code)
         # Decoder-only batching needs left padding so every prompt ends where generation starts.
         self.processor.tokenizer.padding_side = "left"
-        self.min_pixels, self.max_pixels = _pixel_limits(self.processor)
-        self.factor = _resize_factor(self.processor)
+        from ivgr.models.processor import pixel_limits, resize_factor
+
+        self.min_pixels, self.max_pixels = pixel_limits(self.processor)
+        self.factor = resize_factor(self.processor)
         self.config = self.model.config
 
     def generate(self, batch: list[tuple[str, list[Any]]], *, max_new_tokens: int, temperature: float) -> list[str]:
@@ -85,8 +71,10 @@ class VLLMBackend:
 
         self.processor = load_processor(model_path, min_pixels=min_pixels, max_pixels=max_pixels,
                                         trust_remote_code=trust_remote_code)
-        self.min_pixels, self.max_pixels = _pixel_limits(self.processor)
-        self.factor = _resize_factor(self.processor)
+        from ivgr.models.processor import pixel_limits, resize_factor
+
+        self.min_pixels, self.max_pixels = pixel_limits(self.processor)
+        self.factor = resize_factor(self.processor)
         mm_kwargs = {k: v for k, v in (("min_pixels", self.min_pixels), ("max_pixels", self.max_pixels)) if v}
         try:
             self.llm = LLM(model=str(model_path), limit_mm_per_prompt={"image": max_images},

@@ -114,6 +114,22 @@ def set_pixel_limits(image_processor, *, min_pixels: int | None, max_pixels: int
         image_processor.size = size
 
 
+def pixel_limits(processor) -> tuple[int | None, int | None]:
+    """(min_pixels, max_pixels) the processor currently enforces (None where it sets none)."""
+    ip = processor.image_processor
+    size = getattr(ip, "size", None) or {}
+    get = size.get if isinstance(size, dict) else (lambda k: getattr(size, k, None))
+    lo = getattr(ip, "min_pixels", None) or get("shortest_edge")
+    hi = getattr(ip, "max_pixels", None) or get("longest_edge")
+    return (int(lo) if lo else None, int(hi) if hi else None)
+
+
+def resize_factor(processor) -> int:
+    """Side multiple of the vision tower: patch size × spatial merge (28 for Qwen2.5-VL, 32 for Qwen3-VL)."""
+    ip = processor.image_processor
+    return int(getattr(ip, "patch_size", 14) or 14) * int(getattr(ip, "merge_size", 2) or 2)
+
+
 def save_processor_files(processor, out: Path) -> None:
     """Save tokenizer, image processor and chat template as a stock Qwen2.5-VL checkpoint would.
 
@@ -171,5 +187,5 @@ def _read_chat_template(path: Path) -> str | None:
     return None
 
 
-__all__ = ["ImageOnlyQwenVLProcessor", "ImageOnlyQwen2VLProcessor", "ImageOnlyQwen3VLProcessor", "build_processor", "processor_from_pretrained", "save_processor_files",
+__all__ = ["pixel_limits", "resize_factor", "ImageOnlyQwenVLProcessor", "ImageOnlyQwen2VLProcessor", "ImageOnlyQwen3VLProcessor", "build_processor", "processor_from_pretrained", "save_processor_files",
            "set_pixel_limits"]

@@ -92,17 +92,17 @@ def _boxes_for_model_size(boxes: list, image_size, resize: ResizeRule) -> list:
 def processor_resize_rule(processor) -> ResizeRule | None:
     """The processor's own smart-resize as a (w, h) -> (w, h) rule, or None if it has no pixel budget."""
     from ivgr.geometry import smart_resize
+    from ivgr.models.processor import pixel_limits, resize_factor
 
-    image_processor = getattr(processor, "image_processor", None)
-    size = getattr(image_processor, "size", None)
-    low = getattr(size, "shortest_edge", None) if size is not None else None
-    high = getattr(size, "longest_edge", None) if size is not None else None
-    patch, merge = getattr(image_processor, "patch_size", None), getattr(image_processor, "merge_size", None)
-    if not (low and high and patch and merge):
+    if getattr(processor, "image_processor", None) is None:
         return None
+    low, high = pixel_limits(processor)
+    if not (low and high):
+        return None
+    factor = resize_factor(processor)
 
     def rule(width: int, height: int) -> tuple[int, int]:
-        h, w = smart_resize(height, width, factor=patch * merge, min_pixels=low, max_pixels=high)
+        h, w = smart_resize(height, width, factor=factor, min_pixels=low, max_pixels=high)
         return w, h
 
     return rule
