@@ -167,6 +167,10 @@ class RolloutArchive:
                 best[key] = cand.entry
         return sum(self.offer(key, best[key]) for key in sorted(best))
 
+    def clear(self) -> None:
+        """Forget every entry (the batch-reference ablation keeps only the current batch's)."""
+        self._entries.clear()
+
     def merge(self, other: RolloutArchive) -> int:
         """Fold another archive in: per question the max of `rank_key`. Commutative and associative.
 

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # RL variants of the component ablation (paper.md §4.4), all starting from the same SFT model.
 VARIANTS: dict[str, dict[str, Any]] = {
     "ivgr": {"streams": ["grounded", "textual"], "use_consistency": True},
+    "no_archive": {"streams": ["grounded", "textual"], "use_consistency": True, "archive_persistent": False},
     "no_consistency": {"streams": ["grounded", "textual"], "use_consistency": False},
     "textual_only": {"streams": ["textual"], "use_consistency": False},
     "grounded_only": {"streams": ["grounded"], "use_consistency": False},
@@ -45,23 +46,26 @@ class DemoSettings:
 
     seed: int = 0
     world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
-        "canvas": 112, "n_objects": 3, "min_size": 14, "max_size": 22})
+        "canvas": 112, "n_objects": 3, "min_size": 18, "max_size": 24, "layout": "grid", "salient": True,
+        "noise": 0, "n_clutter": 0, "question_mix": {"colour": 0.7, "colour_choice": 0.3}})
+    prompt_style: str = "compact"  # ivgr.prompts style for SFT data, RL rows and evaluation
     sft_scenes: int = 1200
     rl_scenes: int = 300
-    test_scenes: int = 120
+    test_scenes: int = 200
     textual_fraction: float = 0.1  # paper.md §2.7: ~3K textual of 35K cold-start CoTs
     model: dict[str, Any] = field(default_factory=lambda: {
         "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
-        "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112})
+        "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112, "rope_theta": 10.0})
     sft: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 500, "per_device_train_batch_size": 16, "learning_rate": 2e-3,
-        "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512})
+        "max_steps": 600, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
+        "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512,
+        "answer_loss_weight": 5.0, "box_loss_weight": 0.5})
     rl: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 60, "num_generations": 4, "per_device_train_batch_size": 16,
-        "steps_per_generation": 1, "learning_rate": 3e-4, "max_completion_length": 56,
-        "temperature": 1.0, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
-        "loss_type": "dapo", "scale_rewards": "group", "lr_scheduler_type": "constant", "warmup_steps": 0})
+        "max_steps": 150, "num_generations": 8, "per_device_train_batch_size": 64,
+        "steps_per_generation": 1, "learning_rate": 1e-4, "max_completion_length": 56,
+        "temperature": 0.7, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
+        "loss_type": "dapo", "scale_rewards": "group", "lr_scheduler_type": "cosine", "warmup_steps": 5})
     variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
     eval_batch_size: int = 40
     eval_max_new_tokens: int = 64
@@ -157,7 +161,7 @@ def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:
     for split, n in (("sft", settings.sft_scenes), ("rl", settings.rl_scenes), ("test", settings.test_scenes)):
         summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=cfg)
     summary["sft_jsonl"] = write_sft_jsonl(data / "sft.jsonl", data / "sft", textual_fraction=settings.textual_fraction,
-                                           seed=settings.seed, cfg=cfg)
+                                           seed=settings.seed, cfg=cfg, prompt_style=settings.prompt_style)
     return summary
 
 
@@ -185,7 +189,7 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
         cfg = SFTConfig(**values)
     except TypeError as err:
         raise ConfigError(f"demo sft settings: {err}") from None
-    return run_sft(cfg)
+    return run_sft(cfg, callbacks=[_QuietTrainerOutput()])
 
 
 def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str,
@@ -201,6 +205,7 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
               # Deviation: offline rules judge instead of the authors' Qwen2.5-72B endpoint (no network
               # in the demo; paper.md §2.3.5); option rl.judge.
               "model_dtype": "float32", "judge": {"kind": "rules"}, "log_completions": False,
+              "prompt_style": settings.prompt_style,
               **VARIANTS[variant], **settings.rl}
     cfg = config_from_dict(values, source=f"demo rl/{variant}")
     started = time.monotonic()
@@ -240,7 +245,8 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings) -> 
 
     samples = read_prepared(test_dir)
     engine = InferenceEngine(model_path, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
-                             batch_size=settings.eval_batch_size, dtype="float32")
+                             batch_size=settings.eval_batch_size, dtype="float32",
+                             prompt_style=settings.prompt_style)
     requests = [InferenceRequest(image=str(test_dir / s.image), question=s.question, request_id=s.sample_id)
                 for s in samples]
     metrics: dict[str, Any] = {}

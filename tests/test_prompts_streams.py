@@ -49,3 +49,25 @@ def test_chat_messages_put_images_before_text():
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "hello"}]}
     ]
     assert chat_messages("t", n_images=0)[0]["content"] == [{"type": "text", "text": "t"}]
+
+
+def test_compact_style_is_short_keeps_the_stream_difference_and_is_distinct_per_stream():
+    grounded = stream_prompt("grounded", "<image> What colour is the square? ", style="compact")
+    textual = stream_prompt("textual", "What colour is the square?", style="compact")
+    assert grounded.startswith("What colour is the square?\n") and "box" in grounded
+    assert "box" not in textual
+    assert len({stream_prompt(s, "Q?", style="compact") for s in STREAMS}) == 3
+    for s in STREAMS:  # a few words, against ~80 for the standard style
+        assert len(stream_prompt(s, "Q?", style="compact").split()) <= 7 < len(stream_prompt(s, "Q?").split())
+
+
+def test_compact_tool_prompt_counts_every_image_after_the_first():
+    assert tool_prompt("Q?", n_crops=2, has_union=True, style="compact").endswith("3 close-ups. Think, then answer.")
+    assert "1 close-up." in tool_prompt("Q?", n_crops=0, has_union=True, style="compact")
+
+
+def test_unknown_prompt_style_is_rejected():
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        stream_prompt("textual", "Q?", style="tiny")
+    with pytest.raises(ValueError, match="unknown prompt style"):
+        tool_prompt("Q?", n_crops=1, has_union=False, style="tiny")

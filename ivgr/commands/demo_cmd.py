@@ -15,7 +15,7 @@ Examples:
 
   ivgr demo --out ivgr-demo                  # default: full iVGR + one ablation
 
-  ivgr demo --out ivgr-demo-full --full      # all four RL variants of the paper's ablation
+  ivgr demo --out ivgr-demo-full --full      # all five RL variants of the paper's ablation
 
   ivgr demo --out demo-s1 --seed 1           # another world and model seed
 

@@ -99,6 +99,7 @@ def register(app: typer.Typer) -> None:
         max_crops: int = typer.Option(4, "--max-crops", help="Tool mode: most local crops per question."),
         crop_min_side: int = typer.Option(112, "--crop-min-side", help="Tool mode: upscale crops whose short side is smaller."),
         jpeg_draft: bool = typer.Option(False, "--jpeg-draft", help="Decode JPEGs at 1/2-1/8 scale when the model needs fewer pixels (textual/grounded; faster, less memory on 8K images)."),
+        prompt_style: str = typer.Option("standard", "--prompt-style", help="Stream prompt wording the model was trained with: standard | compact (ivgr demo models)."),
         on_bad_row: str = typer.Option("error", "--on-bad-row", help="error (stop, naming file and row) or skip (count it)."),
         judge: str = typer.Option("none", "--judge", help="none, or openai: an LLM judge for unparseable answers only."),
         judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint (else $IVGR_JUDGE_BASE_URL)."),
@@ -131,6 +132,7 @@ def register(app: typer.Typer) -> None:
             model=model, mode=mode, backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
             max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, limit=limit,
             profiles=parse_profiles(profile), on_bad_row=on_bad_row, judge=judge_cfg, jpeg_draft=jpeg_draft,
+            prompt_style=prompt_style,
             tool={"style": crops, "margin": crop_margin, "max_crops": max_crops, "min_side": crop_min_side},
         )
         console = Console(stderr=True)

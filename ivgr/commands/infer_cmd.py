@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         crops: str = typer.Option("crops+union", "--crops", help="Tool mode: crops | union | crops+union."),
         crop_margin: float = typer.Option(0.1, "--crop-margin", help="Tool mode: margin, a fraction of the box size."),
         max_crops: int = typer.Option(4, "--max-crops", help="Tool mode: most local crops."),
+        prompt_style: str = typer.Option("standard", "--prompt-style", help="Stream prompt wording the model was trained with: standard | compact (ivgr demo models)."),
     ) -> None:
         from ivgr.errors import ConfigError, DataError
         from ivgr.inference import InferenceEngine, InferenceRequest, ToolOptions, draw_result, load_image
@@ -52,7 +53,8 @@ def register(app: typer.Typer) -> None:
         img = load_image(image)
         engine = InferenceEngine(model, backend=backend, min_pixels=min_pixels, max_pixels=max_pixels,
                                  max_new_tokens=max_new_tokens, temperature=temperature, batch_size=1,
-                                 tool=ToolOptions(style=crops, margin=crop_margin, max_crops=max_crops))
+                                 tool=ToolOptions(style=crops, margin=crop_margin, max_crops=max_crops),
+                                 prompt_style=prompt_style)
         [res] = engine.run([InferenceRequest(image=img, question=question)], mode=mode)
         typer.secho(f"mode: {mode}   image: {res.image_size[0]}x{res.image_size[1]} -> model "
                     f"{res.model_size[0]}x{res.model_size[1]} ({engine.frame} frame)", fg=typer.colors.CYAN)

@@ -372,12 +372,14 @@ def scenes_of(samples: list, cfg: WorldConfig | None = None) -> list[Scene]:
 
 
 def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fraction: float = 0.1,
-                    seed: int = 0, cfg: WorldConfig | None = None, frame: str = "pixel") -> dict[str, int]:
+                    seed: int = 0, cfg: WorldConfig | None = None, frame: str = "pixel",
+                    prompt_style: str = "standard") -> dict[str, int]:
     """Write cold-start SFT examples (SFT JSONL, docs/CONTRACTS.md) for a synthetic prepared dataset.
 
     Every scene gives one grounded example; a `textual_fraction` of them also gives a textual
-    one (paper.md §2.7: 32K grounded + 3K textual, so about 10% textual). Image paths are
-    absolute, so the file is usable from any working directory.
+    one (paper.md §2.7: 32K grounded + 3K textual, so about 10% textual). Prompts are in
+    `prompt_style` (`ivgr.prompts`). Image paths are absolute, so the file is usable from any
+    working directory.
     """
     from ivgr.data.prepared import read_prepared
     from ivgr.prompts import stream_prompt
@@ -397,7 +399,7 @@ def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fracti
                 rows.append(("textual", textual_cot(scene)))
             for stream, completion in rows:
                 row = {"sample_id": sample.sample_id, "stream": stream, "image": image,
-                       "prompt": stream_prompt(stream, sample.question, frame=frame), "completion": completion,
+                       "prompt": stream_prompt(stream, sample.question, frame=frame, style=prompt_style), "completion": completion,
                        "question": sample.question, "answer": sample.answer}
                 handle.write(json.dumps(row) + "\n")
                 counts[stream] += 1

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 RESULTS_FORMAT = "ivgr-eval-results"
 # Settings that change generated text: a resumed run must use the same ones.
 _GENERATION_KEYS = ("model", "mode", "backend", "min_pixels", "max_pixels", "max_new_tokens", "temperature", "tool",
-                    "jpeg_draft")
+                    "jpeg_draft", "prompt_style")
 
 
 @dataclass
@@ -53,6 +53,7 @@ class EvalSettings:
     on_bad_row: str = "error"  # "error" | "skip" (skips are counted in the results)
     tool: dict[str, Any] = field(default_factory=dict)  # ToolOptions fields (tool mode)
     jpeg_draft: bool = False  # decode JPEGs at reduced scale (textual/grounded modes)
+    prompt_style: str = "standard"  # ivgr.prompts style the model was trained with
     judge: Any = None  # a JudgeConfig, or None: no LLM fallback
 
 
@@ -118,7 +119,7 @@ def _requested_meta(settings: EvalSettings) -> dict[str, Any]:
             "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
             "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
             "tool": asdict(ToolOptions(**settings.tool)) if settings.mode == "tool" else None,
-            "jpeg_draft": settings.jpeg_draft}
+            "jpeg_draft": settings.jpeg_draft, "prompt_style": settings.prompt_style}
 
 
 def _limited(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
@@ -198,7 +199,7 @@ def _engine_meta(engine: Any, settings: EvalSettings) -> dict[str, Any]:
             "min_pixels": engine.min_pixels, "max_pixels": engine.max_pixels,
             "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
             "tool": asdict(engine.tool) if settings.mode == "tool" else None, "frame": engine.frame,
-            "jpeg_draft": settings.jpeg_draft}
+            "jpeg_draft": settings.jpeg_draft, "prompt_style": settings.prompt_style}
 
 
 def _build_engine(settings: EvalSettings) -> Any:
@@ -207,7 +208,8 @@ def _build_engine(settings: EvalSettings) -> Any:
     return InferenceEngine(settings.model, backend=settings.backend, min_pixels=settings.min_pixels,
                            max_pixels=settings.max_pixels, max_new_tokens=settings.max_new_tokens,
                            temperature=settings.temperature, batch_size=settings.batch_size,
-                           tool=ToolOptions(**settings.tool), jpeg_draft=settings.jpeg_draft)
+                           tool=ToolOptions(**settings.tool), jpeg_draft=settings.jpeg_draft,
+                           prompt_style=settings.prompt_style)
 
 
 def _generate(bench: Benchmark, batch: list[Item], state: dict[str, Any], settings: EvalSettings, out: Path,
@@ -283,7 +285,7 @@ def _results(benches: list[tuple[Benchmark, Path]], settings: EvalSettings, out:
         "max_pixels": meta.get("max_pixels", settings.max_pixels),
         "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
         "frame": meta.get("frame"), "tool": meta.get("tool"), "jpeg_draft": settings.jpeg_draft,
-        "limit": settings.limit,
+        "prompt_style": settings.prompt_style, "limit": settings.limit,
         "profiles": settings.profiles, "default_profile": DEFAULT_PROFILE,
         "judge": getattr(settings.judge, "kind", None) if settings.judge is not None else None,
         "predictions": str(predictions_path(out)), "throughput": throughput, "benchmarks": {},

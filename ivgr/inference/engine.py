@@ -56,12 +56,17 @@ class InferenceEngine:
                  max_pixels: int | None = None, max_new_tokens: int = 1024, temperature: float = 0.0,
                  batch_size: int = 4, device: str | None = None, dtype: str = "auto",
                  tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False,
-                 jpeg_draft: bool = False):
+                 jpeg_draft: bool = False, prompt_style: str = "standard"):
+        from ivgr.prompts import PROMPT_STYLES
+
+        if prompt_style not in PROMPT_STYLES:
+            raise ConfigError(f"unknown prompt style {prompt_style!r}; use one of {list(PROMPT_STYLES)}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model_path = str(model_path)
+        self.prompt_style = prompt_style  # the style the model was trained with (ivgr.prompts)
         self.max_new_tokens = max_new_tokens
         # Deviation: greedy decoding (temperature 0) instead of the authors' near-greedy
         # validation sampling (temperature 0.01, top_p 0.01; reference-implementation.md §3.2),
@@ -150,7 +155,7 @@ class InferenceEngine:
         sizes = [img.info.get(ORIGINAL_SIZE, img.size) for img in originals]
         resized = [self.resize(img) for img in originals]
         first_stream = "textual" if mode == "textual" else "grounded"
-        first = self._generate([(stream_prompt(first_stream, r.question, frame=self.frame), [img])
+        first = self._generate([(stream_prompt(first_stream, r.question, frame=self.frame, style=self.prompt_style), [img])
                                 for r, img in zip(reqs, resized)])
         results = []
         for r, size, small, text in zip(reqs, sizes, resized, first):
@@ -174,10 +179,11 @@ class InferenceEngine:
                 # Deviation: the paper does not say what happens without boxes (paper.md §5);
                 # we answer like the textual mode and count it (tool_fallback); option --mode textual
                 res.tool_fallback = True
-                second.append((stream_prompt("textual", r.question, frame=self.frame), [small]))
+                second.append((stream_prompt("textual", r.question, frame=self.frame, style=self.prompt_style), [small]))
                 continue
             crops = [self.resize(cut(orig, reg, min_side=self.tool.min_side)) for reg in regions]
-            text = tool_prompt(r.question, n_crops=len(res.crops), has_union=res.union is not None)
+            text = tool_prompt(r.question, n_crops=len(res.crops), has_union=res.union is not None,
+                               style=self.prompt_style)
             second.append((text, [small, *crops]))
         for res, text in zip(results, self._generate(second)):
             res.completion, res.reasoning, res.answer = text, extract_think(text), extract_answer(text)

@@ -87,6 +87,10 @@ class TinyModelSpec:
     vision_intermediate_size: int = 128
     vocab_size: int = 1024  # BPE target; the real count may be lower on a small corpus
     max_position_embeddings: int = 4096
+    # With head_dim 32, mRoPE gives the image's width axis the 6 lowest of 16 frequencies: at
+    # theta 10000 they turn < 0.01 rad across a 4-token-wide image, so the LM cannot tell image
+    # columns apart. The demo uses theta 10 (width frequencies 0.12-0.24 rad per token).
+    rope_theta: float = 10000.0
     min_pixels: int = 56 * 56  # processor defaults; 112x112 -> 16 visual tokens after merge
     max_pixels: int = 224 * 224
     extra_corpus: tuple[str, ...] = field(default_factory=tuple)
@@ -107,6 +111,8 @@ class TinyModelSpec:
             raise ConfigError("vision_hidden_size must be divisible by vision_num_heads")
         if self.layers < 1 or self.vision_depth < 1:
             raise ConfigError("layers and vision_depth must be >= 1")
+        if self.rope_theta <= 1:
+            raise ConfigError(f"rope_theta must be > 1, got {self.rope_theta}")
 
 
 # ----------------------------------------------------------------------------- tokenizer corpus
@@ -130,26 +136,13 @@ _WORDS = (
 
 
 def _prompt_corpus() -> list[str]:
-    """Stream prompts from `ivgr.prompts` when that module is present, so the tokenizer merges them."""
-    texts: list[str] = []
-    try:
-        from ivgr import prompts
-    except ImportError:  # pragma: no cover - the package always exists, its content may not yet
-        return texts
-    stream_prompt = getattr(prompts, "stream_prompt", None)
-    if stream_prompt is not None:
-        for stream in getattr(prompts, "STREAMS", ("grounded", "textual", "single")):
-            for frame in ("pixel", "norm1000"):
-                try:
-                    texts.append(stream_prompt(stream, "What colour is the small triangle?", frame=frame))
-                except Exception as err:  # noqa: BLE001 - another engineer's module; corpus is optional
-                    logger.debug("stream_prompt(%s) unavailable: %s", stream, err)
-    tool_prompt = getattr(prompts, "tool_prompt", None)
-    if tool_prompt is not None:
-        try:
-            texts.append(tool_prompt("Which object is red?", n_crops=2, has_union=True))
-        except Exception as err:  # noqa: BLE001 - optional corpus source
-            logger.debug("tool_prompt unavailable: %s", err)
+    """Every stream prompt style and frame, so the tokenizer merges their words into few tokens."""
+    from ivgr.prompts import PROMPT_STYLES, STREAMS, stream_prompt, tool_prompt
+
+    q = "What colour is the small triangle?"
+    texts = [stream_prompt(stream, q, frame=frame, style=style)
+             for style in PROMPT_STYLES for stream in STREAMS for frame in ("pixel", "norm1000")]
+    texts += [tool_prompt("Which object is red?", n_crops=2, has_union=True, style=style) for style in PROMPT_STYLES]
     return texts
 
 
@@ -226,7 +219,8 @@ def _model_config(spec: TinyModelSpec, tokenizer):
         "num_key_value_heads": spec.num_key_value_heads,
         "max_position_embeddings": spec.max_position_embeddings,
         "max_window_layers": spec.layers,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope_section},
+        "rope_parameters": {"rope_type": "default", "rope_theta": spec.rope_theta,
+                            "mrope_section": mrope_section},
         "bos_token_id": ids["<|endoftext|>"],
         "eos_token_id": ids["<|im_end|>"],
         "pad_token_id": ids["<|endoftext|>"],

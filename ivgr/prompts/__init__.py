@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
+from ivgr.prompts.judge import (
+    ACCURACY_EXAMPLES,
+    JUDGE_PROMPT_VERSION,
+    accuracy_prompt,
+    cap_text,
+    consistency_prompt,
+    fence,
+    new_fence_token,
+    rewrite_prompt,
+)
+from ivgr.prompts.streams import PROMPT_STYLES, STREAMS, chat_messages, stream_prompt, tool_prompt
 
-from ivgr.prompts.streams import STREAMS, chat_messages, stream_prompt, tool_prompt
-
-__all__ = ["STREAMS", "chat_messages", "stream_prompt", "tool_prompt"]
-
-# Judge prompts belong to the judges module's owner; re-export them once the module exists,
-# without letting a half-written judge module break the stream prompts.
-try:
-    _judge = importlib.import_module("ivgr.prompts.judge")
-except ModuleNotFoundError as _err:  # pragma: no cover - only while ivgr/prompts/judge.py is absent
-    if _err.name != "ivgr.prompts.judge":
-        raise
-else:
-    _public = getattr(_judge, "__all__", [n for n in vars(_judge) if not n.startswith("_")])
-    globals().update({n: getattr(_judge, n) for n in _public})
-    __all__ = __all__ + [n for n in _public if n not in __all__]
+__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "stream_prompt", "tool_prompt",
+           "JUDGE_PROMPT_VERSION", "ACCURACY_EXAMPLES", "accuracy_prompt", "consistency_prompt", "rewrite_prompt",
+           "fence", "cap_text", "new_fence_token"]

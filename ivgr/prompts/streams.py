@@ -9,6 +9,12 @@ chat template's default applies).
   refers to as `<box>[x1,y1,x2,y2]</box>` in the model's coordinate frame; one worked example.
 - textual: R1-style "think, then answer" in `<think>`/`<answer>`; no mention of boxes.
 - single: think/answer, with a clear and concise final answer (math and general data).
+
+Two styles: `standard` (the default, the wording above) and `compact`, one short instruction line
+per stream for tiny models trained from scratch. A 0.8M-parameter model trained on the ~80-word
+standard prompts never learns to read the image in the demo's CPU budget (docs/DEMO_RESULTS.md);
+`compact` keeps what the streams differ in (boxes or not) and drops the rest. A model must be
+prompted at inference in the style it was trained with.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from ivgr.geometry import FRAMES
 
 STREAMS = ("grounded", "textual", "single")
+PROMPT_STYLES = ("standard", "compact")
 
 _FRAME_HINT = {
     "pixel": "x1,y1 is the top-left and x2,y2 the bottom-right corner, as integer pixel coordinates of the image as you see it",
@@ -63,22 +70,41 @@ _TOOL = (
 )
 
 
-def stream_prompt(stream: str, question: str, *, frame: str = "pixel") -> str:
+_COMPACT = {
+    "grounded": "{question}\nThink with boxes, then answer.",
+    "textual": "{question}\nThink, then answer.",
+    "single": "{question}\nThink, then answer briefly.",
+}
+_COMPACT_TOOL = "{question}\nImage, then {n} close-up{s}. Think, then answer."
+
+
+def _check_style(style: str) -> None:
+    if style not in PROMPT_STYLES:
+        raise ValueError(f"unknown prompt style {style!r}; use one of {PROMPT_STYLES}")
+
+
+def stream_prompt(stream: str, question: str, *, frame: str = "pixel", style: str = "standard") -> str:
     """User-turn text for `stream` ("grounded" | "textual" | "single"), without image placeholder.
 
-    `frame` ("pixel" | "norm1000") only changes the grounded box instructions.
+    `frame` ("pixel" | "norm1000") only changes the standard grounded box instructions;
+    `style` ("standard" | "compact") picks the wording.
 
     >>> "<box>[x1,y1,x2,y2]</box>" in stream_prompt("grounded", "Q?")
     True
     >>> "<box>" in stream_prompt("textual", "Q?")
     False
+    >>> stream_prompt("grounded", "Q?", style="compact")
+    'Q?\\nThink with boxes, then answer.'
     """
     if stream not in STREAMS:
         raise ValueError(f"unknown stream {stream!r}; use one of {STREAMS}")
     if frame not in FRAMES:
         raise ValueError(f"unknown box frame {frame!r}; use one of {FRAMES}")
+    _check_style(style)
     # The authors trim the question before templating (jinja `content | trim`, §2.5).
     q = question.replace("<image>", "").strip()
+    if style == "compact":
+        return _COMPACT[stream].format(question=q)
     if stream == "grounded":
         return _GROUNDED.format(question=q, frame_hint=_FRAME_HINT[frame], example_box=_EXAMPLE_BOX[frame])
     if stream == "textual":
@@ -86,7 +112,7 @@ def stream_prompt(stream: str, question: str, *, frame: str = "pixel") -> str:
     return _SINGLE.format(question=q)
 
 
-def tool_prompt(question: str, *, n_crops: int, has_union: bool) -> str:
+def tool_prompt(question: str, *, n_crops: int, has_union: bool, style: str = "standard") -> str:
     """Textual prompt for the tool-assisted second pass (paper.md §5): image, crops, union crop.
 
     >>> "2 close-up crops" in tool_prompt("Q?", n_crops=2, has_union=True)
@@ -98,6 +124,10 @@ def tool_prompt(question: str, *, n_crops: int, has_union: bool) -> str:
         raise ValueError(f"n_crops must be >= 0, got {n_crops}")
     if n_crops == 0 and not has_union:
         raise ValueError("tool_prompt needs at least one crop or the union crop")
+    _check_style(style)
+    if style == "compact":
+        n = n_crops + int(has_union)
+        return _COMPACT_TOOL.format(question=question.replace("<image>", "").strip(), n=n, s="s" if n != 1 else "")
     crops_text = f"{n_crops} close-up crop{'s' if n_crops != 1 else ''} of regions that may matter" if n_crops else ""
     if has_union:
         union_text = (" and one crop covering all of those regions together" if n_crops
@@ -120,4 +150,4 @@ def chat_messages(text: str, *, n_images: int = 1) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-__all__ = ["STREAMS", "chat_messages", "stream_prompt", "tool_prompt"]
+__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "stream_prompt", "tool_prompt"]

@@ -104,4 +104,13 @@ class RichProgress(TrainerCallback):
             self.progress = None
 
 
-__all__ = ["MetricsHistory", "RichProgress", "summary_line"]
+def drop_hf_progress(trainer, callbacks) -> None:
+    """Remove transformers' tqdm bar and log printer when a callback (`replaces_progress`) draws its own."""
+    if any(getattr(cb, "replaces_progress", False) for cb in callbacks or ()):
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+
+
+__all__ = ["MetricsHistory", "RichProgress", "drop_hf_progress", "summary_line"]

@@ -53,12 +53,21 @@ class IvgrTrainConfig(GRPOConfig):
         default=True,
         metadata={"help": "Reward textual rollouts for consistency with the archived grounded CoT (ablation: false)."},
     )
+    archive_persistent: bool = field(
+        default=True,
+        metadata={"help": "Keep the rollout archive across steps; false = the reference is the best grounded "
+                          "rollout of the current batch only (ablation 'consistency without archive')."},
+    )
     archive_path: str | None = field(
         default=None,
         metadata={"help": "Seed the rollout archive from this archive.json (multi-stage schedules)."},
     )
     frame: str | None = field(
         default=None, metadata={"help": "Box frame of the grounded prompt: pixel | norm1000; None = the model's."}
+    )
+    prompt_style: str = field(
+        default="standard",
+        metadata={"help": "Stream prompt wording: standard | compact (short prompts for tiny models; see ivgr.prompts)."},
     )
     min_pixels: int | None = field(default=None, metadata={"help": "Processor min_pixels (None: processor's)."})
     max_pixels: int | None = field(default=None, metadata={"help": "Processor max_pixels (None: processor's)."})
@@ -82,6 +91,10 @@ class IvgrTrainConfig(GRPOConfig):
             raise ConfigError(f"paired_ratio={self.paired_ratio} must be in [0, 1]")
         if self.frame is not None and self.frame not in ("pixel", "norm1000"):
             raise ConfigError(f"frame={self.frame!r} must be pixel, norm1000 or null (the model's own frame)")
+        from ivgr.prompts import PROMPT_STYLES
+
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ConfigError(f"prompt_style={self.prompt_style!r} must be one of {list(PROMPT_STYLES)}")
         try:
             super().__post_init__()
         except ValueError as err:  # TRL/transformers validation: surface as one line

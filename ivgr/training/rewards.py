@@ -139,6 +139,8 @@ class BatchRewarder:
         gather_object: collective that returns every rank's object in rank order
             (`accelerate.utils.gather_object` wrapped to take one object); identity on one process.
         use_consistency: False stops logging the (zero-weighted) consistency term (ablation).
+        archive_persistent: False = the paper's "consistency without archive" ablation (paper.md
+            §4.4): the reference is the best qualifying grounded rollout of the current batch only.
     """
 
     def __init__(
@@ -148,11 +150,13 @@ class BatchRewarder:
         archive: Any,
         gather_object: Callable[[Any], list] | None = None,
         use_consistency: bool = True,
+        archive_persistent: bool = True,
     ) -> None:
         self.scorer = scorer
         self.archive = archive
         self.gather_object = gather_object or _single_process_gather
         self.use_consistency = use_consistency
+        self.archive_persistent = archive_persistent
 
     def close(self) -> None:
         """Nothing to release: the judges' shared background loop outlives the trainer."""
@@ -172,6 +176,8 @@ class BatchRewarder:
         # Deviation: the authors' archive lived in one reward process; under data parallelism every
         # rank holds a replica kept identical by this gather + order-independent update; option: none.
         all_candidates = [c for part in self.gather_object(list(candidates)) for c in part]
+        if not self.archive_persistent:
+            self.archive.clear()
         self.archive.offer_many(all_candidates)  # order-independent: all ranks end identical
         # Phase 2 (local): textual rows read the archive; single rows need no reference.
         rest = [rollouts[i] for i in rest_pos]

@@ -34,6 +34,7 @@ def row_dicts(
     frame: str,
     streams: Sequence[str],
     resize: ResizeRule | None = None,
+    prompt_style: str = "standard",
 ) -> list[dict]:
     """Plain-dict rows (no `datasets` import): the stream expansion, testable on its own.
 
@@ -67,7 +68,7 @@ def row_dicts(
                 {
                     "sample_id": sample.sample_id,
                     "stream": stream,
-                    "prompt": chat_messages(stream_prompt(stream, sample.question, frame=frame), n_images=1),
+                    "prompt": chat_messages(stream_prompt(stream, sample.question, frame=frame, style=prompt_style), n_images=1),
                     "image": str(image),
                     "question": sample.question,
                     "answer": sample.answer,
@@ -115,11 +116,12 @@ def build_rows(
     frame: str,
     streams: Sequence[str],
     resize: ResizeRule | None = None,
+    prompt_style: str = "standard",
 ):
     """The training `datasets.Dataset` (images decoded lazily from their paths)."""
     import datasets
 
-    rows = row_dicts(samples, dataset_dir, frame=frame, streams=streams, resize=resize)
+    rows = row_dicts(samples, dataset_dir, frame=frame, streams=streams, resize=resize, prompt_style=prompt_style)
     columns = {key: [row[key] for row in rows] for key in rows[0]}
     # `prompt` is left to inference (its blocks are whatever chat_messages builds); images are
     # stored as paths and decoded on access, boxes typed explicitly so all-empty columns still work.

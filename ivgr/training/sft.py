@@ -11,13 +11,15 @@ Qwen-VL processor (no torchvision, ecosystem.md §F), and we want the loss mask 
 tokens to match *exactly* what inference and GRPO feed the model (chat template + generation
 prompt, then the completion). A 60-line collator does that with no dependence on SFTTrainer's
 fast-moving VLM preprocessing; the loss is the standard token-mean cross-entropy over
-completion tokens only (prompt and image tokens are masked with -100).
+completion tokens only (prompt and image tokens are masked with -100), optionally with the
+`<answer>` and `<box>` spans weighted (`answer_loss_weight`, `box_loss_weight`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,36 @@ IGNORE_INDEX = -100  # label value the HF causal-LM loss skips
 FINAL_DIR = "final"
 END_OF_TURN = "<|im_end|>\n"  # closes the assistant turn: the model learns to stop here
 _REQUIRED_KEYS = ("prompt", "completion")
+_ANSWER_SPAN = re.compile(r"<answer>(.*?)</answer>", re.S)
+_BOX_SPAN = re.compile(r"<box>.*?</box>", re.S)
+
+
+def completion_token_weights(completion: str, offsets: list[tuple[int, int]], *,
+                             answer_weight: float = 1.0, box_weight: float = 1.0) -> list[float]:
+    """Loss weight of each completion token, from its character span `offsets[i] = (start, end)`.
+
+    w_i = answer_weight if token i lies inside an <answer>...</answer> body,
+          box_weight    if it lies inside a <box>...</box> span (tags included),
+          1             otherwise (and for tokens past the completion, e.g. the end of turn).
+    The loss is then sum_i w_i * CE_i / (number of completion tokens).
+
+    >>> completion_token_weights("<think><box>[1]</box></think><answer>red</answer>",
+    ...     [(0, 7), (7, 12), (12, 15), (15, 21), (21, 29), (29, 37), (37, 40), (40, 49)],
+    ...     answer_weight=5, box_weight=0.5)
+    [1.0, 0.5, 0.5, 0.5, 1.0, 1.0, 5.0, 1.0]
+    """
+    spans = [(m.start(1), m.end(1), answer_weight) for m in _ANSWER_SPAN.finditer(completion)]
+    spans += [(m.start(), m.end(), box_weight) for m in _BOX_SPAN.finditer(completion)]
+    weights = []
+    for start, end in offsets:
+        w = 1.0
+        if end > start:
+            for lo, hi, span_weight in spans:
+                if lo <= start and end <= hi:
+                    w = float(span_weight)
+                    break
+        weights.append(w)
+    return weights
 
 
 # ----------------------------------------------------------------------------- data
@@ -115,11 +147,16 @@ class SFTDataset:
     tokens. Labels are -100 over the prompt (system, user text, image pads).
     """
 
-    def __init__(self, examples: list[SFTExample], processor, *, max_length: int) -> None:
+    def __init__(self, examples: list[SFTExample], processor, *, max_length: int,
+                 answer_loss_weight: float = 1.0, box_loss_weight: float = 1.0) -> None:
         self.examples = examples
         self.processor = processor
         self.max_length = max_length
         self.truncated = 0
+        self.answer_loss_weight = answer_loss_weight
+        self.box_loss_weight = box_loss_weight
+        # Plain token-mean loss unless a span is weighted: then items carry `loss_weights`.
+        self.weighted = (answer_loss_weight, box_loss_weight) != (1.0, 1.0)
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -137,10 +174,9 @@ class SFTDataset:
                 images.append(im.convert("RGB"))
         enc = self.processor(images=images, text=[prompt_text], return_tensors="pt")
         prompt_ids = enc["input_ids"][0]
-        completion_ids = torch.tensor(
-            self.processor.tokenizer(ex.completion + END_OF_TURN, add_special_tokens=False)["input_ids"],
-            dtype=prompt_ids.dtype,
-        )
+        tokens = self.processor.tokenizer(ex.completion + END_OF_TURN, add_special_tokens=False,
+                                          return_offsets_mapping=self.weighted)
+        completion_ids = torch.tensor(tokens["input_ids"], dtype=prompt_ids.dtype)
         # Deviation: never cut the prompt (the authors right-truncate to max_prompt_length, which
         # would drop the generation prompt; reference-implementation.md §2.4 item 8); only the
         # completion is cut, and a prompt that alone is too long is a DataError; option max_length.
@@ -155,6 +191,11 @@ class SFTDataset:
         labels = torch.cat([torch.full_like(prompt_ids, IGNORE_INDEX), completion_ids])
         item = {"input_ids": input_ids, "labels": labels,
                 "pixel_values": enc["pixel_values"], "image_grid_thw": enc["image_grid_thw"]}
+        if self.weighted:
+            weights = completion_token_weights(ex.completion, tokens["offset_mapping"][: completion_ids.numel()],
+                                               answer_weight=self.answer_loss_weight,
+                                               box_weight=self.box_loss_weight)
+            item["loss_weights"] = torch.cat([torch.zeros(prompt_ids.numel()), torch.tensor(weights)])  # (T,)
         if "mm_token_type_ids" in enc:
             mm = enc["mm_token_type_ids"][0]
             item["mm_token_type_ids"] = torch.cat([mm, torch.zeros_like(completion_ids)])
@@ -185,9 +226,42 @@ class SFTCollator:
         batch["attention_mask"] = mask
         if all("mm_token_type_ids" in it for it in items):
             batch["mm_token_type_ids"] = pad("mm_token_type_ids", 0)
+        if all("loss_weights" in it for it in items):
+            batch["loss_weights"] = pad("loss_weights", 0)
         batch["pixel_values"] = torch.cat([it["pixel_values"] for it in items])  # (sum patches, C*T*P*P)
         batch["image_grid_thw"] = torch.cat([it["image_grid_thw"] for it in items])  # (n_images, 3)
         return batch
+
+
+def weighted_token_loss(logits, labels, weights):
+    """sum_i w_i * CE_i / (number of supervised tokens), next-token shifted like HF's causal-LM loss.
+
+    logits (B, T, V), labels (B, T) with IGNORE_INDEX where unsupervised, weights (B, T).
+    """
+    import torch.nn.functional as F
+
+    logits, labels, weights = logits[:, :-1], labels[:, 1:], weights[:, 1:]
+    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
+                         ignore_index=IGNORE_INDEX, reduction="none").view_as(weights)  # (B, T-1)
+    return (ce * weights).sum() / (labels != IGNORE_INDEX).sum().clamp(min=1)
+
+
+def _weighted_trainer_class():
+    """HF `Trainer` whose loss weights spans of the completion (items carry `loss_weights`)."""
+    from transformers import Trainer
+
+    class WeightedLossTrainer(Trainer):
+        # A per-micro-batch mean: the Trainer divides it by the gradient-accumulation steps.
+        loss_is_scaled_for_ga = False
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            weights = inputs.pop("loss_weights")
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = weighted_token_loss(outputs.logits, labels, weights.to(outputs.logits.device))
+            return (loss, outputs) if return_outputs else loss
+
+    return WeightedLossTrainer
 
 
 # ----------------------------------------------------------------------------- stages
@@ -294,11 +368,13 @@ def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: 
 def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     """Cold-start SFT of `cfg.model_name_or_path` on `cfg.train_file`; returns OUTPUT_DIR/final.
 
-    Loss: token-mean cross-entropy over completion tokens (incl. the closing <|im_end|>).
+    Loss: token-mean cross-entropy over completion tokens (incl. the closing <|im_end|>), with the
+    <answer> / <box> spans weighted when `answer_loss_weight` / `box_loss_weight` differ from 1.
     """
     from transformers import Trainer
 
     from ivgr.models.loader import load_model_and_processor
+    from ivgr.training.callbacks import drop_hf_progress
 
     started = time.monotonic()
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
@@ -322,12 +398,15 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
     # 3. dataset + collator
-    dataset = SFTDataset(examples, processor, max_length=cfg.max_length)
+    dataset = SFTDataset(examples, processor, max_length=cfg.max_length,
+                         answer_loss_weight=cfg.answer_loss_weight, box_loss_weight=cfg.box_loss_weight)
     collator = SFTCollator(pad_token_id=processor.tokenizer.pad_token_id)
     # 4. trainer
     # processing_class: the Trainer then saves the processor into every checkpoint (loadable alone).
-    trainer = Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator,
+    trainer_class = _weighted_trainer_class() if dataset.weighted else Trainer
+    trainer = trainer_class(model=model, args=args, train_dataset=dataset, data_collator=collator,
                       processing_class=processor, callbacks=list(callbacks or []))
+    drop_hf_progress(trainer, callbacks)
     # 5. train
     result = trainer.train()
     if dataset.truncated:
@@ -341,4 +420,5 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     return final
 
 
-__all__ = ["run_sft", "read_sft_jsonl", "SFTExample", "SFTDataset", "SFTCollator", "IGNORE_INDEX"]
+__all__ = ["run_sft", "read_sft_jsonl", "SFTExample", "SFTDataset", "SFTCollator", "IGNORE_INDEX",
+           "completion_token_weights", "weighted_token_loss"]

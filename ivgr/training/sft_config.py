@@ -69,6 +69,11 @@ class SFTConfig:
     warmup_ratio: float = field(default=0.03, metadata={"help": "Fraction of steps with linear warm-up."})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "HF scheduler name (cosine, constant, linear)."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient-norm clip."})
+    answer_loss_weight: float = field(default=1.0, metadata={
+        "help": "Loss weight of the completion tokens inside <answer>...</answer> (1 = plain token mean). "
+                "Tiny models trained from scratch need > 1 to learn the answer under long box-laden CoTs."})
+    box_loss_weight: float = field(default=1.0, metadata={
+        "help": "Loss weight of the completion tokens of <box>...</box> spans (1 = plain token mean)."})
     bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU)."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Trade compute for memory (large models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, dropout and the tiny model."})
@@ -107,6 +112,9 @@ class SFTConfig:
             raise ConfigError("set num_train_epochs > 0 or max_steps > 0")
         if not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("answer_loss_weight", "box_loss_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0:
             raise ConfigError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.dtype not in ("auto", "float32", "bfloat16", "float16"):

@@ -58,7 +58,7 @@ def train(
         callbacks: extra `TrainerCallback`s (the CLI adds a rich progress bar).
         sink: receives one summary line per logged step.
     """
-    from ivgr.training.callbacks import MetricsHistory
+    from ivgr.training.callbacks import MetricsHistory, drop_hf_progress
     from ivgr.training.trainer import IvgrGRPOTrainer, write_run_files
 
     model_path = resolve_model_path(cfg)
@@ -81,13 +81,10 @@ def train(
         archive=archive,
         paired_ratio=cfg.paired_ratio,
         use_consistency=cfg.use_consistency,
+        archive_persistent=cfg.archive_persistent,
         resolved_config=resolved if resolved is not None else non_default_fields(cfg),
     )
-    if any(getattr(cb, "replaces_progress", False) for cb in callbacks):
-        from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-        trainer.remove_callback(ProgressCallback)  # the CLI's rich bar + summary line replace them
-        trainer.remove_callback(PrinterCallback)
+    drop_hf_progress(trainer, callbacks)  # the CLI's rich bar + summary line replace them
     try:
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         final = Path(cfg.output_dir) / FINAL_DIR
@@ -151,7 +148,8 @@ def load_rows(cfg: IvgrTrainConfig, data_path: Path, *, frame: str, processor=No
     if cfg.max_samples is not None:
         samples = samples[: cfg.max_samples]
     resize = processor_resize_rule(processor) if processor is not None else None
-    return build_rows(samples, data_path, frame=frame, streams=cfg.streams, resize=resize)
+    return build_rows(samples, data_path, frame=frame, streams=cfg.streams, resize=resize,
+                      prompt_style=cfg.prompt_style)
 
 
 def load_policy(cfg: IvgrTrainConfig, model_path: Path):

@@ -55,6 +55,7 @@ class IvgrGRPOTrainer(GRPOTrainer):
         scorer: `ivgr.rewards.Scorer`; archive: its `RolloutArchive`;
         paired_ratio: share of paired prompts per generation batch (authors: 0.9);
         use_consistency: False for the "w/o consistency" ablation;
+        archive_persistent: False for the "consistency without archive" ablation (current-batch reference);
         resolved_config: the recipe mapping written as `config.yaml` into each checkpoint.
     """
 
@@ -65,6 +66,7 @@ class IvgrGRPOTrainer(GRPOTrainer):
         archive: Any,
         paired_ratio: float = 0.9,
         use_consistency: bool = True,
+        archive_persistent: bool = True,
         resolved_config: dict | None = None,
         **kwargs: Any,
     ) -> None:
@@ -76,7 +78,8 @@ class IvgrGRPOTrainer(GRPOTrainer):
         self._check_alignment()
         gather = _gather_object if self.accelerator.num_processes > 1 else None
         self.rewarder = BatchRewarder(
-            scorer=scorer, archive=archive, gather_object=gather, use_consistency=use_consistency
+            scorer=scorer, archive=archive, gather_object=gather, use_consistency=use_consistency,
+            archive_persistent=archive_persistent,
         )
         self.scorer = scorer
 

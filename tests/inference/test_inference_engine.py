@@ -64,6 +64,24 @@ def test_tool_mode_feeds_image_crops_and_union_then_falls_back_without_boxes(eng
     assert without.tool_fallback and text2 == stream_prompt("textual", "Q2?") and len(imgs2) == 1
 
 
+def test_compact_prompt_style_reaches_every_pass_and_an_unknown_style_is_refused(engine, monkeypatch):
+    from ivgr.errors import ConfigError
+
+    calls = []
+
+    def fake(batch, **kw):
+        calls.append(batch)
+        return ["<think><box>[10,10,40,40]</box> <box>[60,60,100,100]</box></think><answer>B</answer>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    monkeypatch.setattr(engine, "prompt_style", "compact")
+    engine.run([InferenceRequest(Image.new("RGB", (224, 224)), "Q1?")], mode="tool")
+    assert calls[0][0][0] == stream_prompt("grounded", "Q1?", style="compact")
+    assert calls[1][0][0] == tool_prompt("Q1?", n_crops=2, has_union=True, style="compact")
+    with pytest.raises(ConfigError, match="prompt style"):
+        InferenceEngine(engine.model_path, prompt_style="short")
+
+
 def test_images_are_decoded_one_batch_at_a_time(engine, monkeypatch):
     events = []
 

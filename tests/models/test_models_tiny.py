@@ -101,3 +101,10 @@ def test_size_knobs_shape_the_model_and_bad_knobs_fail_clearly(tmp_path):
         build_tiny_model(tmp_path / "bad", hidden_size=66)
     with pytest.raises(ConfigError, match="known knobs"):
         build_tiny_model(tmp_path / "bad2", hiden_size=64)
+    with pytest.raises(ConfigError, match="rope_theta"):
+        build_tiny_model(tmp_path / "bad3", rope_theta=0.5)
+
+
+def test_rope_theta_knob_reaches_the_text_config(tmp_path):
+    path = build_tiny_model(tmp_path / "t10", hidden_size=64, layers=1, vision_depth=1, rope_theta=10.0)
+    assert json.loads((path / "config.json").read_text())["text_config"]["rope_parameters"]["rope_theta"] == 10.0

@@ -14,7 +14,14 @@ from safetensors.torch import load_file
 
 from ivgr.errors import DataError
 from ivgr.models import build_tiny_model, load_model_and_processor
-from ivgr.training.sft import IGNORE_INDEX, SFTCollator, SFTDataset, read_sft_jsonl, run_sft
+from ivgr.training.sft import (
+    IGNORE_INDEX,
+    SFTCollator,
+    SFTDataset,
+    read_sft_jsonl,
+    run_sft,
+    weighted_token_loss,
+)
 from ivgr.training.sft_config import SFTConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +62,35 @@ def test_labels_mask_prompt_and_image_tokens_and_keep_the_completion(tmp_path, s
     assert (ids[:n_prompt] == processor.image_token_id).sum() == 4  # 56x56 image -> 2x2 merged patches
     target = processor.tokenizer.decode(ids[n_prompt:])
     assert target == examples[0].completion + "<|im_end|>\n"  # the model learns to close its turn
+
+
+def test_answer_and_box_spans_carry_their_loss_weights(tmp_path, sft_model_dir):
+    _, processor = load_model_and_processor(sft_model_dir)
+    examples = read_sft_jsonl(_write_examples(tmp_path), streams=["grounded"])
+    item = SFTDataset(examples, processor, max_length=512, answer_loss_weight=5.0, box_loss_weight=0.5)[0]
+    weights, ids, labels = item["loss_weights"], item["input_ids"], item["labels"]
+    assert weights.shape == ids.shape and (weights[labels == IGNORE_INDEX] == 0).all()
+    decode = processor.tokenizer.decode
+    assert decode(ids[weights == 5.0]).strip() == "red"  # the <answer> body
+    assert decode(ids[weights == 0.5]).replace(" ", "") == "<box>[0,0,56,56]</box>"
+    assert "<answer>" in decode(ids[weights == 1.0]) and "</think>" in decode(ids[weights == 1.0])
+    batch = SFTCollator(processor.tokenizer.pad_token_id)([item, item])
+    assert batch["loss_weights"].shape == batch["input_ids"].shape
+    plain = SFTDataset(examples, processor, max_length=512)[0]
+    assert "loss_weights" not in plain  # weights 1: the plain HF loss path
+
+
+def test_weighted_loss_with_unit_weights_is_the_models_own_loss(tmp_path, sft_model_dir):
+    model, processor = load_model_and_processor(sft_model_dir)
+    examples = read_sft_jsonl(_write_examples(tmp_path), streams=["grounded", "textual"])
+    dataset = SFTDataset(examples, processor, max_length=512)
+    batch = SFTCollator(processor.tokenizer.pad_token_id)([dataset[0], dataset[1]])
+    with torch.no_grad():
+        out = model(**batch)
+    ones = (batch["labels"] != IGNORE_INDEX).float()
+    assert torch.allclose(weighted_token_loss(out.logits, batch["labels"], ones), out.loss, atol=1e-5)
+    doubled = weighted_token_loss(out.logits, batch["labels"], 2 * ones)
+    assert torch.allclose(doubled, 2 * out.loss, atol=1e-5)
 
 
 def test_collator_right_pads_and_stacks_image_patches(tmp_path, sft_model_dir):
@@ -128,6 +164,18 @@ def test_sft_lowers_loss_changes_weights_and_saves_a_loadable_checkpoint(tmp_pat
     out = model.generate(**inputs, max_new_tokens=40, do_sample=False)
     completion = processor.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)[0]
     assert completion.startswith("<think>")  # the format was learned in 16 steps
+
+
+@pytest.mark.slow
+def test_sft_with_weighted_answer_and_box_spans_trains_and_saves(tmp_path, sft_model_dir):
+    cfg = SFTConfig(model_name_or_path=str(sft_model_dir), train_file=str(_write_examples(tmp_path / "data")),
+                    output_dir=str(tmp_path / "run"), max_steps=8, per_device_train_batch_size=4, learning_rate=3e-3,
+                    warmup_ratio=0.0, lr_scheduler_type="constant", report_to=[], answer_loss_weight=5.0,
+                    box_loss_weight=0.5, gradient_accumulation_steps=2)
+    final = run_sft(cfg)
+    history = [h["loss"] for h in json.loads((tmp_path / "run" / "log_history.json").read_text()) if "loss" in h]
+    assert len(history) == 8 and history[-1] < 0.5 * history[0]
+    assert "answer_loss_weight: 5.0" in (final / "sft_config.yaml").read_text()
 
 
 @pytest.mark.slow

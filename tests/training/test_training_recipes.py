@@ -43,3 +43,15 @@ def test_overrides_parse_as_yaml_values():
     assert parse_overrides(["--max_steps", "3", "bf16=false", "--judge.kind=openai", "streams=[textual]"]) == {
         "max_steps": 3, "bf16": False, "judge.kind": "openai", "streams": ["textual"],
     }
+
+
+def test_prompt_style_and_archive_persistence_are_typed_recipe_keys():
+    import pytest
+
+    from ivgr.errors import ConfigError
+
+    base = read_recipe(RECIPES / "tiny_cpu.yaml")
+    cfg = config_from_dict({**base, "prompt_style": "compact", "archive_persistent": False}, source="t")
+    assert cfg.prompt_style == "compact" and cfg.archive_persistent is False
+    with pytest.raises(ConfigError, match="prompt_style"):
+        config_from_dict({**base, "prompt_style": "short"}, source="t")

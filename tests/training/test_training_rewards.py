@@ -21,12 +21,13 @@ def _msg(text: str) -> list[dict]:
     return [{"role": "assistant", "content": text}]
 
 
-def _rewarder(gather=None, **scorer_kwargs):
+def _rewarder(gather=None, archive_persistent=True, **scorer_kwargs):
     from ivgr.config import JudgeConfig
 
     archive = RolloutArchive()
     scorer = Scorer(config=ScorerConfig(**scorer_kwargs), judge=build_judge(JudgeConfig(kind="rules")), archive=archive)
-    return BatchRewarder(scorer=scorer, archive=archive, gather_object=gather), archive
+    return BatchRewarder(scorer=scorer, archive=archive, gather_object=gather,
+                         archive_persistent=archive_persistent), archive
 
 
 def test_completion_text_joins_block_content():
@@ -53,6 +54,20 @@ def test_totals_keep_input_order_and_textual_sees_same_batch_grounded_reference(
     assert len(archive) == 1
     assert stats.means()["reward/grounded/box_iou"] == pytest.approx(1.0)
     assert stats.means()["reward/single/total"] == 0.0
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_only_a_persistent_archive_gives_a_reference_from_an_earlier_step(persistent):
+    rewarder, archive = _rewarder(archive_persistent=persistent)
+    grounded = "<think>the square <box>[10,10,40,40]</box> is red</think><answer>red</answer>"
+    rewarder.score(build_rollouts([_row("x", "grounded")], [_msg(grounded)], step=0), step=0)
+    assert len(archive) == 1
+    textual = build_rollouts([_row("x", "textual"), _row("y", "grounded")],
+                             [_msg("<think>it is red</think><answer>red</answer>"), _msg(grounded)], step=1)
+    _, _, scores = rewarder.score(textual, step=1)
+    # Batch-reference ablation: step 1 sees only step 1's grounded rollouts (sample y), not x's from step 0.
+    assert sorted(archive) == (["x", "y"] if persistent else ["y"])
+    assert (scores[0].reference is not None) is persistent
 
 
 def test_candidates_from_other_ranks_reach_this_ranks_textual_rows():

@@ -30,6 +30,15 @@ def test_paired_sample_gives_grounded_then_textual_row_and_single_gives_one(data
     assert rows[0]["prompt"][0]["role"] == "user"
 
 
+def test_prompt_style_picks_the_stream_prompt_wording(dataset):
+    from ivgr.prompts import stream_prompt
+
+    root, samples = dataset
+    rows = build_rows(samples[:1], root, frame="pixel", streams=["grounded", "textual"], prompt_style="compact")
+    texts = [r["prompt"][0]["content"][-1]["text"] for r in rows]
+    assert texts == [stream_prompt(s, "What colour?", style="compact") for s in ("grounded", "textual")]
+
+
 def test_streams_subset_drops_the_other_rows(dataset):
     root, samples = dataset
     rows = row_dicts(samples, root, frame="pixel", streams=["textual"])
