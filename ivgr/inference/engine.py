@@ -57,16 +57,14 @@ class InferenceEngine:
                  batch_size: int = 4, device: str | None = None, dtype: str = "auto",
                  tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False,
                  jpeg_draft: bool = False, prompt_style: str = "standard"):
-        from ivgr.prompts import PROMPT_STYLES
+        from ivgr.prompts import check_prompt_style
 
-        if prompt_style not in PROMPT_STYLES:
-            raise ConfigError(f"unknown prompt style {prompt_style!r}; use one of {list(PROMPT_STYLES)}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model_path = str(model_path)
-        self.prompt_style = prompt_style  # the style the model was trained with (ivgr.prompts)
+        self.prompt_style = check_prompt_style(prompt_style)  # the style the model was trained with
         self.max_new_tokens = max_new_tokens
         # Deviation: greedy decoding (temperature 0) instead of the authors' near-greedy
         # validation sampling (temperature 0.01, top_p 0.01; reference-implementation.md §3.2),
@@ -144,9 +142,14 @@ class InferenceEngine:
     def _generate(self, batch: list[tuple[str, list[Any]]]) -> list[str]:
         return self.backend.generate(batch, max_new_tokens=self.max_new_tokens, temperature=self.temperature)
 
+    def _stream_prompt(self, stream: str, question: str) -> str:
+        from ivgr.prompts import stream_prompt
+
+        return stream_prompt(stream, question, frame=self.frame, style=self.prompt_style)
+
     def _run_batch(self, reqs: list[InferenceRequest], mode: str) -> list[InferenceResult]:
         from ivgr.parsing import extract_answer, extract_boxes, extract_think
-        from ivgr.prompts import stream_prompt, tool_prompt
+        from ivgr.prompts import tool_prompt
 
         from ivgr.eval.readers import ORIGINAL_SIZE
 
@@ -155,8 +158,7 @@ class InferenceEngine:
         sizes = [img.info.get(ORIGINAL_SIZE, img.size) for img in originals]
         resized = [self.resize(img) for img in originals]
         first_stream = "textual" if mode == "textual" else "grounded"
-        first = self._generate([(stream_prompt(first_stream, r.question, frame=self.frame, style=self.prompt_style), [img])
-                                for r, img in zip(reqs, resized)])
+        first = self._generate([(self._stream_prompt(first_stream, r.question), [img]) for r, img in zip(reqs, resized)])
         results = []
         for r, size, small, text in zip(reqs, sizes, resized, first):
             res = InferenceResult(mode=mode, completion=text, reasoning=extract_think(text),
@@ -179,7 +181,7 @@ class InferenceEngine:
                 # Deviation: the paper does not say what happens without boxes (paper.md §5);
                 # we answer like the textual mode and count it (tool_fallback); option --mode textual
                 res.tool_fallback = True
-                second.append((stream_prompt("textual", r.question, frame=self.frame, style=self.prompt_style), [small]))
+                second.append((self._stream_prompt("textual", r.question), [small]))
                 continue
             crops = [self.resize(cut(orig, reg, min_side=self.tool.min_side)) for reg in regions]
             text = tool_prompt(r.question, n_crops=len(res.crops), has_union=res.union is not None,

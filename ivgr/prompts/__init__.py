@@ -12,8 +12,15 @@ from ivgr.prompts.judge import (
     new_fence_token,
     rewrite_prompt,
 )
-from ivgr.prompts.streams import PROMPT_STYLES, STREAMS, chat_messages, stream_prompt, tool_prompt
+from ivgr.prompts.streams import (
+    PROMPT_STYLES,
+    STREAMS,
+    chat_messages,
+    check_prompt_style,
+    stream_prompt,
+    tool_prompt,
+)
 
-__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "stream_prompt", "tool_prompt",
+__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "check_prompt_style", "stream_prompt", "tool_prompt",
            "JUDGE_PROMPT_VERSION", "ACCURACY_EXAMPLES", "accuracy_prompt", "consistency_prompt", "rewrite_prompt",
            "fence", "cap_text", "new_fence_token"]

@@ -83,6 +83,15 @@ def _check_style(style: str) -> None:
         raise ValueError(f"unknown prompt style {style!r}; use one of {PROMPT_STYLES}")
 
 
+def check_prompt_style(style: str) -> str:
+    """`style` if it is one of PROMPT_STYLES, else a ConfigError (for settings read from users)."""
+    from ivgr.errors import ConfigError
+
+    if style not in PROMPT_STYLES:
+        raise ConfigError(f"unknown prompt style (prompt_style) {style!r}; use one of {list(PROMPT_STYLES)}")
+    return style
+
+
 def stream_prompt(stream: str, question: str, *, frame: str = "pixel", style: str = "standard") -> str:
     """User-turn text for `stream` ("grounded" | "textual" | "single"), without image placeholder.
 
@@ -150,4 +159,4 @@ def chat_messages(text: str, *, n_images: int = 1) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "stream_prompt", "tool_prompt"]
+__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "check_prompt_style", "stream_prompt", "tool_prompt"]

@@ -91,10 +91,9 @@ class IvgrTrainConfig(GRPOConfig):
             raise ConfigError(f"paired_ratio={self.paired_ratio} must be in [0, 1]")
         if self.frame is not None and self.frame not in ("pixel", "norm1000"):
             raise ConfigError(f"frame={self.frame!r} must be pixel, norm1000 or null (the model's own frame)")
-        from ivgr.prompts import PROMPT_STYLES
+        from ivgr.prompts import check_prompt_style
 
-        if self.prompt_style not in PROMPT_STYLES:
-            raise ConfigError(f"prompt_style={self.prompt_style!r} must be one of {list(PROMPT_STYLES)}")
+        check_prompt_style(self.prompt_style)
         try:
             super().__post_init__()
         except ValueError as err:  # TRL/transformers validation: surface as one line
