@@ -75,6 +75,9 @@ class DemoSettings:
         unknown = [v for v in self.variants if v not in VARIANTS]
         if unknown or "ivgr" not in self.variants:
             raise ConfigError(f"demo variants must include 'ivgr' and come from {list(VARIANTS)}, got {self.variants}")
+        from ivgr.prompts import check_prompt_style
+
+        check_prompt_style(self.prompt_style)
         for name in ("sft_scenes", "rl_scenes", "test_scenes"):
             if getattr(self, name) < 4:
                 raise ConfigError(f"demo {name} must be >= 4, got {getattr(self, name)}")

@@ -72,6 +72,9 @@ def test_unknown_demo_setting_is_one_clear_config_error(tmp_path):
         load_settings(bad)
     with pytest.raises(ConfigError, match="variants"):
         DemoSettings(variants=["no_consistency"])
+    bad.write_text("prompt_style: tiny\n")
+    with pytest.raises(ConfigError, match="prompt style.*compact"):
+        load_settings(bad)
 
 
 def test_demo_command_module_and_report_import_no_heavy_stack():
