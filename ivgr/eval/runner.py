@@ -111,15 +111,18 @@ def _check_meta(out: Path, meta: dict[str, Any], *, write: bool) -> None:
         atomic_write_text(path, json.dumps(meta, indent=2))
 
 
-def _requested_meta(settings: EvalSettings) -> dict[str, Any]:
-    """The generation settings as asked for (before the engine resolves processor defaults)."""
+def _generation_meta(settings: EvalSettings, engine: Any = None) -> dict[str, Any]:
+    """The settings that decide the generations: as asked for, or (given the engine) as it resolved
+    the processor defaults. One list, `_GENERATION_KEYS`, so a new setting is recorded and checked
+    on resume by adding it there."""
     from ivgr.inference.types import ToolOptions
 
-    return {"model": settings.model, "mode": settings.mode, "backend": settings.backend,
-            "min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
-            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-            "tool": asdict(ToolOptions(**settings.tool)) if settings.mode == "tool" else None,
-            "jpeg_draft": settings.jpeg_draft, "prompt_style": settings.prompt_style}
+    meta = {key: getattr(settings, key) for key in _GENERATION_KEYS}
+    tool = ToolOptions(**settings.tool) if engine is None else engine.tool
+    meta["tool"] = asdict(tool) if settings.mode == "tool" else None
+    if engine is not None:
+        meta.update(min_pixels=engine.min_pixels, max_pixels=engine.max_pixels, frame=engine.frame)
+    return meta
 
 
 def _limited(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
@@ -153,7 +156,7 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pred_path = predictions_path(out)
-    _check_meta(out, _requested_meta(settings), write=False)  # also when nothing is left to generate
+    _check_meta(out, _generation_meta(settings), write=False)  # also when nothing is left to generate
     existing = read_predictions(pred_path)
     judge = _JudgeFallback(settings.judge) if settings.judge is not None else None
     generated, gen_seconds = 0, 0.0
@@ -194,14 +197,6 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
     return results
 
 
-def _engine_meta(engine: Any, settings: EvalSettings) -> dict[str, Any]:
-    return {"model": settings.model, "mode": settings.mode, "backend": settings.backend,
-            "min_pixels": engine.min_pixels, "max_pixels": engine.max_pixels,
-            "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
-            "tool": asdict(engine.tool) if settings.mode == "tool" else None, "frame": engine.frame,
-            "jpeg_draft": settings.jpeg_draft, "prompt_style": settings.prompt_style}
-
-
 def _build_engine(settings: EvalSettings) -> Any:
     from ivgr.inference import InferenceEngine, ToolOptions
 
@@ -225,7 +220,7 @@ def _generate(bench: Benchmark, batch: list[Item], state: dict[str, Any], settin
         state["engine"] = _build_engine(settings)
     engine = state["engine"]
     if not state["meta_written"]:
-        _check_meta(out, _engine_meta(engine, settings), write=True)
+        _check_meta(out, _generation_meta(settings, engine), write=True)
         state["meta_written"] = True
     ready: list[tuple[Item, Any]] = []
     fit = engine.draft_fit(settings.mode) if hasattr(engine, "draft_fit") else None
@@ -276,7 +271,7 @@ def _results(benches: list[tuple[Benchmark, Path]], settings: EvalSettings, out:
     meta_file = _meta_path(out)
     meta = json.loads(meta_file.read_text()) if meta_file.exists() else {}
     if engine is not None:
-        meta = _engine_meta(engine, settings)
+        meta = _generation_meta(settings, engine)
     results: dict[str, Any] = {
         "format": RESULTS_FORMAT, "version": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
