@@ -1,9 +1,10 @@
 """`ivgr demo`: the whole method end to end on a CPU, offline, in minutes.
 
 Stages (each caches its output under OUT, so a re-run resumes after the last finished stage):
-  world     synthetic scenes for SFT, RL and a held-out test split (ivgr.data.synthetic)
+  world     synthetic scenes for SFT, RL, validation and a held-out test split (ivgr.data.synthetic)
   base      a random-weight tiny Qwen2.5-VL (ivgr.models.build_tiny_model)
-  sft       cold-start SFT on grounded + some textual CoTs (ivgr.training.sft.run_sft; paper.md §2.7)
+  sft       cold-start SFT on grounded + some textual CoTs (ivgr.training.sft.run_sft; paper.md §2.7),
+            stopped once the grounded stream reads the validation split (`sft_stop_grounded_accuracy`)
   rl/<v>    GRPO with the rules judge, one run per variant (ivgr.training.train; paper.md §4.4)
   eval      held-out textual and grounded accuracy, box IoU, format rate per model
   report    OUT/metrics.json and a self-contained OUT/report.html
@@ -13,6 +14,7 @@ Library code: logs, never prints. The CLI (`ivgr/commands/demo_cmd.py`) draws th
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -41,8 +43,9 @@ MODES = ("textual", "grounded")
 
 
 # Deviation: the demo trains a 0.8M-parameter model from scratch on a CPU, so its settings differ from
-# the authors' 7B run: compact prompts, an answer-weighted SFT loss, mRoPE theta 10, GRPO with N=8,
-# temperature 0.7 and lr 1e-4 (why: docs/DEMO_RESULTS.md); options prompt_style, sft.*, model.*, rl.*.
+# the authors' 7B run: compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that
+# stops once the grounded stream reads the validation split, GRPO with N=8, temperature 0.7, lr 1e-4
+# and batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
 @dataclass
 class DemoSettings:
     """Every knob of the demo. Defaults = the default run (recipes/demo.yaml lists the same values)."""
@@ -51,24 +54,36 @@ class DemoSettings:
     world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
         "canvas": 112, "n_objects": 3, "min_size": 18, "max_size": 24, "layout": "grid", "salient": True,
         "noise": 0, "n_clutter": 0, "question_mix": {"colour": 0.7, "colour_choice": 0.3}})
+    # WorldConfig fields that differ for the RL and held-out test scenes: the cold start (and its
+    # validation split) sees 18-24 px targets, RL and the test use 8-14 px ones the SFT data never
+    # showed, as the paper's RL data and benchmarks are finer-grained than its cold-start CoTs.
+    rl_world: dict[str, Any] = field(default_factory=lambda: {"min_size": 8, "max_size": 14})
     prompt_style: str = "compact"  # ivgr.prompts style for SFT data, RL rows and evaluation
     sft_scenes: int = 1200
     rl_scenes: int = 300
     test_scenes: int = 200
+    val_scenes: int = 100  # validation split the cold start checks itself on (never the test split)
     textual_fraction: float = 0.1  # paper.md §2.7: ~3K textual of 35K cold-start CoTs
     model: dict[str, Any] = field(default_factory=lambda: {
         "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
         "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112, "rope_theta": 10.0})
+    # The cold start ends at the first check (every `sft_check_every` steps) where the grounded
+    # stream answers this share of the validation split; None = always run sft.max_steps. A tiny
+    # model learns to read the image all at once, at a seed-dependent step (docs/DEMO_RESULTS.md):
+    # a fixed step count lands before that on some seeds (RL cannot teach a blind model to see) and
+    # after both streams saturate on others (nothing left for RL).
+    sft_stop_grounded_accuracy: float | None = 0.9
+    sft_check_every: int = 25
     sft: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 600, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
+        "max_steps": 1200, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
         "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512,
         "answer_loss_weight": 5.0, "box_loss_weight": 0.5})
     rl: dict[str, Any] = field(default_factory=lambda: {
         "max_steps": 150, "num_generations": 8, "per_device_train_batch_size": 64,
         "steps_per_generation": 1, "learning_rate": 1e-4, "max_completion_length": 56,
         "temperature": 0.7, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
-        "loss_type": "dapo", "scale_rewards": "group", "lr_scheduler_type": "cosine", "warmup_steps": 5})
+        "loss_type": "dapo", "scale_rewards": "batch", "lr_scheduler_type": "cosine", "warmup_steps": 5})
     variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
     eval_batch_size: int = 40
     eval_max_new_tokens: int = 64
@@ -81,9 +96,14 @@ class DemoSettings:
         from ivgr.prompts import check_prompt_style
 
         check_prompt_style(self.prompt_style)
-        for name in ("sft_scenes", "rl_scenes", "test_scenes"):
+        for name in ("sft_scenes", "rl_scenes", "val_scenes", "test_scenes"):
             if getattr(self, name) < 4:
                 raise ConfigError(f"demo {name} must be >= 4, got {getattr(self, name)}")
+        stop = self.sft_stop_grounded_accuracy
+        if stop is not None and not 0 < stop <= 1:
+            raise ConfigError(f"demo sft_stop_grounded_accuracy must be in (0, 1] or null, got {stop}")
+        if self.sft_check_every < 1:
+            raise ConfigError(f"demo sft_check_every must be >= 1, got {self.sft_check_every}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "demo settings") -> DemoSettings:
@@ -103,7 +123,8 @@ class DemoSettings:
     def quick(cls, seed: int = 0) -> DemoSettings:
         """Tiny settings for tests and smoke runs (about a minute): plumbing, not learning."""
         return cls.from_dict({
-            "seed": seed, "sft_scenes": 16, "rl_scenes": 8, "test_scenes": 8,
+            "seed": seed, "sft_scenes": 16, "rl_scenes": 8, "val_scenes": 4, "test_scenes": 8,
+            "sft_stop_grounded_accuracy": None,
             "model": {"hidden_size": 64, "intermediate_size": 128, "vision_depth": 1},
             "sft": {"max_steps": 4, "per_device_train_batch_size": 4},
             "rl": {"max_steps": 2, "num_generations": 2, "per_device_train_batch_size": 4,
@@ -144,10 +165,11 @@ def stage_names(settings: DemoSettings) -> list[str]:
     return ["world", "base model", "sft", *[f"rl/{v}" for v in settings.variants], "eval", "report"]
 
 
-def _world_cfg(settings: DemoSettings):
+def _world_cfg(settings: DemoSettings, split: str = "sft"):
+    """The WorldConfig of a split: `world`, with `rl_world` on top for the rl and test splits."""
     from ivgr.data.synthetic import WorldConfig
 
-    values = dict(settings.world)
+    values = {**settings.world, **(settings.rl_world if split in ("rl", "test") else {})}
     for key in ("colours", "shapes"):
         if key in values:
             values[key] = tuple(values[key])
@@ -158,16 +180,17 @@ def _world_cfg(settings: DemoSettings):
 
 
 def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:
-    """Write the three splits and the SFT JSONL; returns their summaries."""
+    """Write the four splits (sft, rl, val, test) and the SFT JSONL; returns their summaries."""
     from ivgr.data.synthetic import generate, write_sft_jsonl
 
-    cfg = _world_cfg(settings)
     data = out / "data"
     summary = {}
-    for split, n in (("sft", settings.sft_scenes), ("rl", settings.rl_scenes), ("test", settings.test_scenes)):
-        summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=cfg)
+    for split, n in (("sft", settings.sft_scenes), ("rl", settings.rl_scenes), ("val", settings.val_scenes),
+                     ("test", settings.test_scenes)):
+        summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=_world_cfg(settings, split))
     summary["sft_jsonl"] = write_sft_jsonl(data / "sft.jsonl", data / "sft", textual_fraction=settings.textual_fraction,
-                                           seed=settings.seed, cfg=cfg, prompt_style=settings.prompt_style)
+                                           seed=settings.seed, cfg=_world_cfg(settings, "sft"),
+                                           prompt_style=settings.prompt_style)
     return summary
 
 
@@ -176,7 +199,8 @@ def make_base(out: Path, settings: DemoSettings) -> Path:
     from ivgr.data.synthetic import world_vocabulary
     from ivgr.models import build_tiny_model
 
-    corpus = tuple(" ".join(world_vocabulary(_world_cfg(settings))).split())
+    words = {w for split in ("sft", "rl") for w in world_vocabulary(_world_cfg(settings, split))}
+    corpus = tuple(" ".join(sorted(words)).split())
     try:
         return build_tiny_model(out / "base-model", seed=settings.seed, extra_corpus=corpus, **settings.model)
     except TypeError as err:
@@ -184,7 +208,11 @@ def make_base(out: Path, settings: DemoSettings) -> Path:
 
 
 def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
-    """Cold-start SFT through the shared `run_sft` (the same code `ivgr sft` runs)."""
+    """Cold-start SFT through the shared `run_sft` (the same code `ivgr sft` runs).
+
+    With `sft_stop_grounded_accuracy` set, the run also writes OUT/sft/checks.json: the grounded
+    validation accuracy at every check and the step it stopped at.
+    """
     from ivgr.training.sft import run_sft
     from ivgr.training.sft_config import SFTConfig
 
@@ -195,7 +223,41 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
         cfg = SFTConfig(**values)
     except TypeError as err:
         raise ConfigError(f"demo sft settings: {err}") from None
-    return run_sft(cfg, callbacks=[_QuietTrainerOutput()])
+    callbacks = [_QuietTrainerOutput()]
+    checks: list[dict[str, Any]] = []
+    if settings.sft_stop_grounded_accuracy is not None:
+        callbacks.append(_GroundedStop(out, settings, checks))
+    final = run_sft(cfg, callbacks=callbacks)
+    if settings.sft_stop_grounded_accuracy is not None:
+        shutil.rmtree(out / "sft" / "check", ignore_errors=True)
+        _write_json(out / "sft" / "checks.json", {
+            "threshold": settings.sft_stop_grounded_accuracy, "every": settings.sft_check_every,
+            "stopped_at_step": checks[-1]["step"] if checks and checks[-1]["stop"] else None, "checks": checks})
+    return final
+
+
+def _GroundedStop(out: Path, settings: DemoSettings, checks: list[dict[str, Any]]):  # noqa: N802 - lazy class
+    """A callback that ends SFT once the grounded stream reads the validation split (appends to `checks`)."""
+    from transformers import TrainerCallback
+
+    class GroundedStop(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
+            step = state.global_step
+            if step % settings.sft_check_every or step >= state.max_steps:
+                return control
+            probe = out / "sft" / "check"
+            with _no_hf_bars():
+                model.save_pretrained(probe)
+                processing_class.save_pretrained(probe)
+                accuracy = evaluate_model(probe, out / "data" / "val", settings, modes=("grounded",))["metrics"][
+                    "grounded_accuracy"]
+            stop = accuracy >= settings.sft_stop_grounded_accuracy
+            checks.append({"step": step, "grounded_accuracy": accuracy, "stop": stop})
+            logger.info("sft step %d: grounded validation accuracy %.3f%s", step, accuracy, " -> stop" if stop else "")
+            control.should_training_stop = stop
+            return control
+
+    return GroundedStop()
 
 
 def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str,
@@ -223,6 +285,25 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
     return record
 
 
+@contextlib.contextmanager
+def _no_hf_bars():
+    """Silence transformers' and datasets' own bars (weight loading, dataset casting): the demo draws
+    one progress display, and a pair of bars per model load would flood it."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled[0]:
+            hf_logging.enable_progress_bar()
+        if was_enabled[1]:
+            datasets.enable_progress_bars()
+
+
 def _QuietTrainerOutput():  # noqa: N802 - a factory standing in for a class built lazily
     """A no-op callback flagged `replaces_progress`, so `train` drops HF's printer/progress output
     (the demo draws its own stage progress)."""
@@ -242,8 +323,9 @@ def normalise_answer(text: str | None) -> str:
     return re.sub(r"[^a-z]+", " ", (text or "").lower()).strip()
 
 
-def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings) -> dict[str, Any]:
-    """Greedy textual and grounded passes on the held-out split; metrics plus per-sample outputs."""
+def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
+                   modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """Greedy passes (textual and grounded by default) on a held-out split; metrics plus per-sample outputs."""
     from ivgr.data.prepared import read_prepared
     from ivgr.inference import InferenceEngine, InferenceRequest
     from ivgr.parsing import format_ok
@@ -257,7 +339,7 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings) -> 
                 for s in samples]
     metrics: dict[str, Any] = {}
     outputs: dict[str, list[dict[str, Any]]] = {}
-    for mode in MODES:
+    for mode in modes:
         results = engine.run(requests, mode=mode)
         correct = [normalise_answer(r.answer) == normalise_answer(s.answer) for r, s in zip(results, samples, strict=True)]
         metrics[f"{mode}_accuracy"] = sum(correct) / len(samples)
@@ -269,7 +351,7 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings) -> 
                           "boxes": [list(b) for b in r.boxes], "correct": c}
                          for r, s, c in zip(results, samples, correct)]
     # The contract's single format_rate: both modes together.
-    metrics["format_rate"] = (metrics["textual_format_rate"] + metrics["grounded_format_rate"]) / 2
+    metrics["format_rate"] = sum(metrics[f"{mode}_format_rate"] for mode in modes) / len(modes)
     return {"metrics": metrics, "outputs": outputs}
 
 
@@ -305,7 +387,8 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
     def timed(name: str, fn: Callable[[], Any]) -> Any:
         notify(name)
         t0 = time.monotonic()
-        value = fn()
+        with _no_hf_bars():
+            value = fn()
         walls[name] = round(time.monotonic() - t0, 1)
         logger.info("stage %s: %.1fs", name, walls[name])
         return value
@@ -333,7 +416,7 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
     evals = timed("eval", evaluate_all)
     metrics = {
         "chance_accuracy": world["test"]["chance_accuracy"],
-        "sft": evals["sft"]["metrics"],
+        "sft": {**evals["sft"]["metrics"], **_sft_steps(out, settings)},
         "ivgr": {**evals["ivgr"]["metrics"], "rl_wall_s": rl["ivgr"]["wall_s"], "archive_size": rl["ivgr"]["archive_size"]},
         "ablations": {v: {**evals[v]["metrics"], "rl_wall_s": rl[v]["wall_s"], "archive_size": rl[v]["archive_size"]}
                       for v in settings.variants if v != "ivgr"},
@@ -353,6 +436,16 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
     metrics["wall_s"] = {**walls, "total": round(time.monotonic() - started, 1)}
     _write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def _sft_steps(out: Path, settings: DemoSettings) -> dict[str, Any]:
+    """How long the cold start ran: its step count, and the validation checks when it could stop early."""
+    checks = _cached_json(out / "sft" / "checks.json")
+    if checks is None:
+        return {"steps": settings.sft["max_steps"]}
+    return {"steps": checks["stopped_at_step"] or settings.sft["max_steps"], "stopped_early": bool(checks["stopped_at_step"]),
+            "stop_threshold": checks["threshold"],
+            "validation_checks": [[c["step"], round(c["grounded_accuracy"], 3)] for c in checks["checks"]]}
 
 
 def _write_json(path: Path, value: Any) -> Any:

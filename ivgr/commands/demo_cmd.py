@@ -74,4 +74,8 @@ def _print_summary(console, metrics: dict, out: Path, wall: float) -> None:
         table.add_row(name, f"{m['textual_accuracy']:.3f}", f"{m['grounded_accuracy']:.3f}",
                       f"{m['grounded_box_iou']:.3f}", f"{m['format_rate']:.3f}")
     console.print(table)
+    sft = metrics["sft"]
+    if sft.get("stopped_early"):
+        console.print(f"cold start stopped after {sft['steps']} SFT steps (grounded validation accuracy "
+                      f"{sft['validation_checks'][-1][1]:.2f} >= {sft['stop_threshold']:.2f})")
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'} in {wall:.0f}s")

@@ -112,6 +112,17 @@ def _table(metrics: dict[str, Any]) -> str:
     return f"<table><thead><tr><th>model</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
+def _cold_start_line(sft: dict[str, Any]) -> str:
+    """One sentence on how long the cold start ran (it may stop once the grounded stream reads)."""
+    if "steps" not in sft:
+        return ""
+    if not sft.get("stopped_early"):
+        return f"<p>Cold start: {sft['steps']} SFT steps.</p>"
+    last = sft["validation_checks"][-1]
+    return (f"<p>Cold start: stopped after {sft['steps']} SFT steps, when the grounded stream first answered "
+            f"{last[1]:.2f} of the validation scenes (threshold {sft['stop_threshold']:.2f}).</p>")
+
+
 def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:
     """Example scenes: image with boxes, then the iVGR model's grounded and textual CoTs."""
     from ivgr.data.prepared import read_prepared
@@ -152,7 +163,7 @@ def write_report(path: str | Path, *, metrics: dict[str, Any], histories: dict[s
         f"<style>{CSS}</style></head><body><h1>ivgr demo: iVGR on a synthetic fine-grained world</h1>"
         f"<p>Held-out scenes: {sum(metrics.get('test_questions', {}).values())} "
         f"({html.escape(str(metrics.get('test_questions', {})))}). Wall times: {html.escape(wall_line)}.</p>"
-        f"<h2>Accuracy</h2>{_table(metrics)}"
+        f"<h2>Accuracy</h2>{_table(metrics)}{_cold_start_line(metrics.get('sft', {}))}"
         f"<h2>Reward curves per stream</h2><img alt='reward curves' src='{reward_curves(histories)}'>"
         f"<h2>Rollout archive growth</h2><img alt='archive growth' src='{archive_growth(histories)}'>"
         f"<h2>Example scenes</h2>{_examples(evals, Path(test_dir), n_examples)}"

@@ -1,0 +1,100 @@
+"""Demo stages: the split worlds, and a cold start that stops once the grounded stream reads the image."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import ivgr.demo as demo
+from ivgr.data.prepared import read_prepared
+from ivgr.demo import DemoSettings, make_base, make_world, run_sft_stage
+from ivgr.errors import ConfigError
+from ivgr.report import write_report
+
+
+def _settings(**over) -> DemoSettings:
+    settings = DemoSettings.quick()
+    settings.sft["max_steps"] = 8
+    for key, value in over.items():
+        setattr(settings, key, value)
+    return settings
+
+
+def _world_and_base(out, settings):
+    make_world(out, settings)
+    return make_base(out, settings)
+
+
+def test_rl_and_test_scenes_use_the_rl_world_and_sft_scenes_the_base_world(tmp_path):
+    settings = DemoSettings.from_dict({"sft_scenes": 12, "rl_scenes": 12, "val_scenes": 12, "test_scenes": 12})
+    make_world(tmp_path, settings)
+
+    def largest_side(split):
+        return [max(b[2] - b[0], b[3] - b[1]) for s in read_prepared(tmp_path / "data" / split) for b in s.target_boxes]
+
+    for split in ("sft", "val"):  # 18-24 px objects (a triangle's painted box may lose a pixel)
+        assert min(largest_side(split)) >= 16, split
+    for split in ("rl", "test"):  # 8-14 px
+        assert max(largest_side(split)) <= 14, split
+
+
+@pytest.mark.slow
+def test_cold_start_stops_at_the_first_check_over_the_threshold(tmp_path, monkeypatch):
+    settings = _settings(sft_stop_grounded_accuracy=0.5, sft_check_every=2)
+    base = _world_and_base(tmp_path, settings)
+    seen = []
+
+    def fake_evaluate(model_path, split_dir, settings_, modes=demo.MODES):
+        # The check evaluates a loadable snapshot of the live model on the validation split only.
+        assert (model_path / "config.json").is_file() and (model_path / "preprocessor_config.json").is_file()
+        seen.append((split_dir.name, modes))
+        return {"metrics": {"grounded_accuracy": [0.1, 0.6, 1.0][len(seen) - 1]}}
+
+    monkeypatch.setattr(demo, "evaluate_model", fake_evaluate)
+    final = run_sft_stage(tmp_path, settings, base)
+
+    assert seen == [("val", ("grounded",))] * 2
+    checks = json.loads((tmp_path / "sft" / "checks.json").read_text())
+    assert checks["stopped_at_step"] == 4 and [c["step"] for c in checks["checks"]] == [2, 4]
+    trained = [row["step"] for row in json.loads((tmp_path / "sft" / "log_history.json").read_text())]
+    assert max(trained) == 4  # training really ended at the stop, not at max_steps 8
+    assert (final / "model.safetensors").is_file() and not (tmp_path / "sft" / "check").exists()
+    assert demo._sft_steps(tmp_path, settings) == {
+        "steps": 4, "stopped_early": True, "stop_threshold": 0.5, "validation_checks": [[2, 0.1], [4, 0.6]]}
+
+
+@pytest.mark.slow
+def test_unreached_threshold_runs_every_step_with_real_checks(tmp_path):
+    settings = _settings(sft_stop_grounded_accuracy=1.0, sft_check_every=3)
+    base = _world_and_base(tmp_path, settings)
+    run_sft_stage(tmp_path, settings, base)
+
+    checks = json.loads((tmp_path / "sft" / "checks.json").read_text())
+    if any(c["stop"] for c in checks["checks"]):  # a 4-step model answering all 4 scenes would stop: say so
+        pytest.fail(f"the untrained model read every validation scene: {checks}")
+    assert checks["stopped_at_step"] is None and [c["step"] for c in checks["checks"]] == [3, 6]
+    assert all(0.0 <= c["grounded_accuracy"] <= 1.0 for c in checks["checks"])
+    assert demo._sft_steps(tmp_path, settings)["steps"] == 8
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"sft_stop_grounded_accuracy": 0.0}, "sft_stop_grounded_accuracy"),
+    ({"sft_stop_grounded_accuracy": 1.5}, "sft_stop_grounded_accuracy"),
+    ({"sft_check_every": 0}, "sft_check_every"),
+    ({"val_scenes": 2}, "val_scenes"),
+])
+def test_bad_stop_settings_are_config_errors(over, message):
+    with pytest.raises(ConfigError, match=message):
+        DemoSettings.from_dict(over)
+
+
+def test_report_says_when_the_cold_start_stopped(tmp_path):
+    from test_demo_report import _fake_run  # pytest's default import mode puts this folder on sys.path
+
+    metrics, histories, evals = _fake_run(tmp_path, n=1)
+    metrics["sft"] = {**metrics["sft"], "steps": 450, "stopped_early": True, "stop_threshold": 0.9,
+                      "validation_checks": [[425, 0.7], [450, 0.93]]}
+    page = write_report(tmp_path / "r.html", metrics=metrics, histories=histories, evals=evals,
+                        test_dir=tmp_path / "test", n_examples=1).read_text()
+    assert "stopped after 450 SFT steps" in page and "0.93 of the validation scenes" in page
