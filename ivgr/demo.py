@@ -44,7 +44,7 @@ MODES = ("textual", "grounded")
 
 # Deviation: the demo trains a 0.8M-parameter model from scratch on a CPU, so its settings differ from
 # the authors' 7B run: compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that
-# stops once the grounded stream reads the validation split, GRPO with N=8, temperature 0.7, lr 1e-4
+# stops once the grounded stream reads the validation split, GRPO with N=8, temperature 0.7, lr 5e-5
 # and batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
 @dataclass
 class DemoSettings:
@@ -81,7 +81,7 @@ class DemoSettings:
         "answer_loss_weight": 5.0, "box_loss_weight": 0.5})
     rl: dict[str, Any] = field(default_factory=lambda: {
         "max_steps": 150, "num_generations": 8, "per_device_train_batch_size": 64,
-        "steps_per_generation": 1, "learning_rate": 1e-4, "max_completion_length": 56,
+        "steps_per_generation": 1, "learning_rate": 5e-5, "max_completion_length": 56,
         "temperature": 0.7, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
         "loss_type": "dapo", "scale_rewards": "batch", "lr_scheduler_type": "cosine", "warmup_steps": 5})
     variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
