@@ -56,7 +56,8 @@ class DemoSettings:
         "noise": 0, "n_clutter": 0, "question_mix": {"colour": 0.7, "colour_choice": 0.3}})
     # WorldConfig fields that differ for the RL and held-out test scenes: the cold start (and its
     # validation split) sees 18-24 px targets, RL and the test use 8-14 px ones the SFT data never
-    # showed, as the paper's RL data and benchmarks are finer-grained than its cold-start CoTs.
+    # showed; the paper's RL data (V*-style high-resolution scenes, VisDrone small objects;
+    # paper.md §3.2) and its benchmarks likewise centre on small targets.
     rl_world: dict[str, Any] = field(default_factory=lambda: {"min_size": 8, "max_size": 14})
     prompt_style: str = "compact"  # ivgr.prompts style for SFT data, RL rows and evaluation
     sft_scenes: int = 1200
