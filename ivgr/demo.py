@@ -224,16 +224,14 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
         cfg = SFTConfig(**values)
     except TypeError as err:
         raise ConfigError(f"demo sft settings: {err}") from None
-    callbacks = [_QuietTrainerOutput()]
+    if settings.sft_stop_grounded_accuracy is None:
+        return run_sft(cfg, callbacks=[_QuietTrainerOutput()])
     checks: list[dict[str, Any]] = []
-    if settings.sft_stop_grounded_accuracy is not None:
-        callbacks.append(_GroundedStop(out, settings, checks))
-    final = run_sft(cfg, callbacks=callbacks)
-    if settings.sft_stop_grounded_accuracy is not None:
-        shutil.rmtree(out / "sft" / "check", ignore_errors=True)
-        _write_json(out / "sft" / "checks.json", {
-            "threshold": settings.sft_stop_grounded_accuracy, "every": settings.sft_check_every,
-            "stopped_at_step": checks[-1]["step"] if checks and checks[-1]["stop"] else None, "checks": checks})
+    final = run_sft(cfg, callbacks=[_QuietTrainerOutput(), _GroundedStop(out, settings, checks)])
+    shutil.rmtree(out / "sft" / "check", ignore_errors=True)
+    _write_json(out / "sft" / "checks.json", {
+        "threshold": settings.sft_stop_grounded_accuracy, "every": settings.sft_check_every,
+        "stopped_at_step": checks[-1]["step"] if checks and checks[-1]["stop"] else None, "checks": checks})
     return final
 
 
