@@ -14,13 +14,16 @@ from ivgr.prompts.judge import (
 )
 from ivgr.prompts.streams import (
     PROMPT_STYLES,
+    STREAM_PROMPT_VERSION,
     STREAMS,
     chat_messages,
     check_prompt_style,
+    match_stream_prompt,
     stream_prompt,
     tool_prompt,
 )
 
 __all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "check_prompt_style", "stream_prompt", "tool_prompt",
+           "STREAM_PROMPT_VERSION", "match_stream_prompt",
            "JUDGE_PROMPT_VERSION", "ACCURACY_EXAMPLES", "accuracy_prompt", "consistency_prompt", "rewrite_prompt",
            "fence", "cap_text", "new_fence_token"]

@@ -23,6 +23,9 @@ from ivgr.geometry import FRAMES
 
 STREAMS = ("grounded", "textual", "single")
 PROMPT_STYLES = ("standard", "compact")
+# Bump when the wording of any stream or tool prompt changes: checkpoints record the version they
+# were trained with (docs/models.md), and inference warns when it differs from this one.
+STREAM_PROMPT_VERSION = 1
 
 _FRAME_HINT = {
     "pixel": "x1,y1 is the top-left and x2,y2 the bottom-right corner, as integer pixel coordinates of the image as you see it",
@@ -121,6 +124,27 @@ def stream_prompt(stream: str, question: str, *, frame: str = "pixel", style: st
     return _SINGLE.format(question=q)
 
 
+def match_stream_prompt(stream: str, prompt: str) -> tuple[str, str | None] | None:
+    """(style, frame) of the ivgr stream prompt that `prompt` was built with; None if it is none of them.
+
+    The frame is None where the wording names none (textual, single and every compact prompt).
+    Used to record what a checkpoint was trained on from its SFT data.
+
+    >>> match_stream_prompt("grounded", stream_prompt("grounded", "Q?", frame="norm1000"))
+    ('standard', 'norm1000')
+    >>> match_stream_prompt("textual", "What is it?\\nThink, then answer.")
+    ('compact', None)
+    >>> match_stream_prompt("textual", "Describe the image.") is None
+    True
+    """
+    for style in PROMPT_STYLES:
+        tails = {frame: stream_prompt(stream, "", frame=frame, style=style) for frame in FRAMES}
+        for frame, tail in tails.items():
+            if prompt.endswith(tail):  # prompt = question + tail
+                return style, frame if len(set(tails.values())) > 1 else None
+    return None
+
+
 def tool_prompt(question: str, *, n_crops: int, has_union: bool, style: str = "standard") -> str:
     """Textual prompt for the tool-assisted second pass (paper.md §5): image, crops, union crop.
 
@@ -159,4 +183,5 @@ def chat_messages(text: str, *, n_images: int = 1) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-__all__ = ["PROMPT_STYLES", "STREAMS", "chat_messages", "check_prompt_style", "stream_prompt", "tool_prompt"]
+__all__ = ["PROMPT_STYLES", "STREAMS", "STREAM_PROMPT_VERSION", "chat_messages", "check_prompt_style",
+           "match_stream_prompt", "stream_prompt", "tool_prompt"]
