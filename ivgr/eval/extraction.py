@@ -56,9 +56,17 @@ _LEAD_PHRASE = re.compile(
     r"^(?:the\s+)?(?:final\s+|correct\s+|best\s+)?(?:answer|option|choice)(?:\s+is)?\s*[:\-]?\s*", re.I)
 
 
+def _strip_markup(text: str) -> str:
+    return text.replace("**", "").replace("`", "").strip()
+
+
 def _clean(text: str) -> str:
-    text = text.replace("**", "").replace("`", "").strip()
-    return _LEAD_PHRASE.sub("", text).strip()
+    return _LEAD_PHRASE.sub("", _strip_markup(text)).strip()
+
+
+# After "A" one of these words shows that "A" is a label, not the article ("A because ...").
+_NOT_AFTER_ARTICLE = frozenset({"because", "since", "as", "is", "seems", "appears", "fits", "matches"})
+_LOWER_LABEL = re.compile(r"^(?:\(([a-z])\)|([a-z])[.:)])(?=\s|$)|^([a-z])$")
 
 
 def _norm_text(text: str) -> str:
@@ -71,8 +79,9 @@ def ivgr_choice(response: str, choices: dict[str, str]) -> str | None:
     """Robust option-letter extraction; None when the response names no option unambiguously.
 
     Order: exact option text; a leading letter marked as a label (`B`, `B.`, `(B)`, `B:`, `B)`);
-    a leading letter followed by its own option text (`B. red`); "answer is X"; a single
-    stand-alone letter token; a single option text contained in the response.
+    a leading letter followed by its own option text (`B. red`); "answer is X" (also at the
+    very start: "The answer is A because ..."); a lower-case label (`b`, `(b)`, `b)`, `b.`);
+    a single stand-alone letter token; a single option text contained in the response.
     Unlike the toolkits, an article ("A red glove") is not read as option A unless the rest
     is option A's text, and "Based on…" is never read as B.
 
@@ -85,7 +94,8 @@ def ivgr_choice(response: str, choices: dict[str, str]) -> str | None:
     >>> ivgr_choice("Based on the image, the answer is C.", {"A": "x", "B": "y", "C": "z"})
     'C'
     """
-    text = _clean(response)
+    raw = _strip_markup(response)
+    text = _LEAD_PHRASE.sub("", raw).strip()
     if not text:
         return None
     letters = list(choices)
@@ -99,16 +109,24 @@ def ivgr_choice(response: str, choices: dict[str, str]) -> str | None:
     m = re.match(r"^\(?([A-Z])\)?[.:)]?\s+(.+)$", text, re.S)
     if m and m.group(1) in letters and _norm_text(m.group(2)).startswith(_norm_text(str(choices[m.group(1)])) or "\0"):
         return m.group(1)
-    m = re.search(r"(?i:answer|option|choice)\s*(?i:is)?\s*:?\s*\(?([A-Z])\)?(?![A-Za-z])", text)
+    # Searched in `raw`: with the lead phrase cut off, "The answer is A because ..." would
+    # leave "A because ...", and a leading "A" before a lower-case word reads as the article.
+    m = re.search(r"(?i:answer|option|choice)\s*(?i:is)?\s*:?\s*\(?([A-Z])\)?(?![A-Za-z])", raw)
     if m and m.group(1) in letters:
         return m.group(1)
+    m = _LOWER_LABEL.match(text)
+    if m:
+        letter = next(g for g in m.groups() if g).upper()
+        if letter in letters:
+            return letter
     found = set()
     for m in re.finditer(r"(?<![A-Za-z])\(?([A-Z])\)?(?![A-Za-z'])", text):
         letter = m.group(1)
         if letter not in letters:
             continue
         # "A" followed by a lower-case word is an article, not option A.
-        if letter == "A" and not m.group(0).startswith("(") and re.match(r"\s+[a-z]", text[m.end():]):
+        after = re.match(r"\s+([a-z]+)", text[m.end():])
+        if letter == "A" and not m.group(0).startswith("(") and after and after.group(1) not in _NOT_AFTER_ARTICLE:
             continue
         found.add(letter)
     if len(found) == 1:
@@ -334,14 +352,28 @@ MME_PREFIXES_OFFICIAL = [
 ]
 
 
-def mme_extract(response: str, options: list[str], *, prefixes: list[str] = MME_PREFIXES) -> str:
-    """MME-RealWorld `extract_characters_regex`: the first capital A–E anywhere.
+# The default `choices` of `extract_characters_regex` in lmms-eval
+# (lmms_eval/tasks/mme_realworld/utils.py) and VLMEvalKit (vlmeval/dataset/utils/multiple_choice.py);
+# both call it without choices, so the option texts never take part there.
+MME_DEFAULT_CHOICES = ["(A)", "(B)", "(C)", "(D)", "(E)"]
 
-    Quirks: "Answer: C" -> 'A' (from "Answer"); an empty response returns 'A' because
-    "" is a substring of "(A) …".
 
-    >>> mme_extract("Answer: C", ["(A) x", "(B) y", "(C) z"]), mme_extract("", ["(A) x", "(B) y"])
-    ('A', 'A')
+def mme_extract(response: str, choices: list[str] = MME_DEFAULT_CHOICES, *,
+                prefixes: list[str] = MME_PREFIXES) -> str:
+    """MME-RealWorld `extract_characters_regex`: the first capital A–E anywhere; else the
+    first of `choices` that contains the whole (lower-cased) response, as its letter; else "".
+
+    `choices` are the toolkits' default labels `(A)`…`(E)`, or, in the authors' script
+    (evaluation/eval_your_results.py), the item's "(A) text" options.
+    Quirks: "Answer: C" -> 'A' (from "Answer"); an empty response returns 'A' because ""
+    is a substring of "(A)"; with the default labels a lower-case "c" or "(c)" is read
+    (it is inside "(C)") but "c." or option text is not; with option texts, "c" is the
+    first option whose text contains a "c".
+
+    >>> mme_extract("Answer: C"), mme_extract(""), mme_extract("c"), mme_extract("Go straight")
+    ('A', 'A', 'C', '')
+    >>> mme_extract("go straight", ["(A) Turn left", "(B) Go straight"])
+    'B'
     """
     s = response.strip()
     for p in prefixes:
@@ -350,7 +382,7 @@ def mme_extract(response: str, options: list[str], *, prefixes: list[str] = MME_
         return ""
     m = re.search(r"[ABCDE]", s)
     if m is None:
-        for choice in options:
+        for choice in choices:
             if s.lower() in choice.lower():
                 return choice[1]
         return ""

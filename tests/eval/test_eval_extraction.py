@@ -22,6 +22,24 @@ def test_ivgr_choice_reads_labels_phrases_and_option_texts(response, expected):
     assert ivgr_choice(response, OPTS) == expected
 
 
+FIVE = {"A": "left", "B": "right", "C": "top", "D": "bottom", "E": "center"}
+PHRASINGS = [
+    "{x}", "({x})", "{x}.", "{x}, because it is closer.", "{x} because the object is clearly visible.",
+    "The answer is {x} because the object is clearly visible.", "The answer is {x}.", "The answer is ({x}).",
+    "The correct answer is {x} since it is closer.", "Answer: {x} because it is closer.",
+    "**The answer is {x}** because it is closer.", "Option {x} is correct because it is closer.",
+    "I think the answer is {x} because it is closer.", "{x_lower}", "({x_lower})", "{x_lower})",
+]
+
+
+@pytest.mark.parametrize("letter", list(FIVE))
+@pytest.mark.parametrize("phrasing", PHRASINGS)
+def test_ivgr_choice_reads_every_letter_in_every_phrasing(phrasing, letter):
+    # Issue 12.8: "The answer is A because ..." lost its lead phrase, then "A" before a
+    # lower-case word was taken for the article, so only option A was dropped.
+    assert ivgr_choice(phrasing.format(x=letter, x_lower=letter.lower()), FIVE) == letter
+
+
 def test_first_letter_extractors_misread_words_as_options_but_ivgr_does_not():
     text = "Based on the picture, the answer is C"
     assert lmms_vstar_letter(text) == "B"  # lmms-eval V*: a response starting with B

@@ -7,9 +7,12 @@ Two layouts are read (benchmarks.md §3.1):
 (a) the official `data.zip` content: a JSON list of items (`Question_id, Image, Text,
     Answer choices, Ground truth, Task, Subtask, Category`) plus an image folder.
 
-Extraction is the authors' `extract_characters_regex` in all toolkits (with the official
-script's missing-comma quirk under `official`); aggregation is micro accuracy per category,
-per Task/Subtask, per Task and overall (§3.2).
+Extraction is the authors' `extract_characters_regex` in every toolkit profile, called as each
+caller calls it: `official` passes the item's "(A) text" options (and keeps the script's
+missing-comma prefix quirk); lmms-eval and VLMEvalKit pass nothing, so the default labels
+"(A)".."(E)" are the only fallback and option texts never match. The `ivgr` profile reads
+labels in any case and option texts (`ivgr_choice`). Aggregation is micro accuracy per
+category, per Task/Subtask, per Task and overall.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from ivgr.errors import DataError
 from ivgr.eval.base import Benchmark, Item, Scored
-from ivgr.eval.extraction import MME_PREFIXES, MME_PREFIXES_OFFICIAL, mme_extract
+from ivgr.eval.extraction import MME_PREFIXES_OFFICIAL, mme_extract
 from ivgr.eval.metrics import accuracy
 from ivgr.eval.readers import b64_loader, file_loader, find_files, iter_parquet, require
 from ivgr.eval.registry import register
@@ -106,9 +109,16 @@ class MMERealWorldLite(Benchmark):
 
     def extract(self, item: Item, response: str, profile: str) -> str | None:
         if profile == "official":
+            # MME-RealWorld evaluation/eval_your_results.py: extract_characters_regex(text, question['Answer choices'])
             return mme_extract(response, item.meta["options"], prefixes=MME_PREFIXES_OFFICIAL)
         if profile in ("lmms-eval", "vlmevalkit"):
-            return mme_extract(response, item.meta["options"], prefixes=MME_PREFIXES)
+            # Quirk: both toolkits call extract_characters_regex(pred) with its default
+            # choices "(A)".."(E)": option text ("Go straight", "221", "b) Green") is never
+            # read, a bare "c" or "(c)" is. lmms-eval: mme_realworld_process_results;
+            # VLMEvalKit: MMERealWorld.evaluate.
+            return mme_extract(response)
+        # Deviation: the ivgr profile also reads lower-case labels and option texts ("Go straight",
+        # "b) Green"), which both toolkits score wrong; option --profile
         return self.extract_ivgr(item, response)
 
     def score(self, item: Item, extracted: str | None, profile: str) -> bool:
