@@ -160,19 +160,22 @@ class Scorer:
         """Score textual rollouts (against the archive as it is now) and single rollouts."""
         self._require_streams(rollouts, {"textual", "single"}, "ascore_rest")
         texts = [normalize_tags(r.completion, mode=self.config.normalize_mode) for r in rollouts]
+        # A zero consistency weight (the "w/o consistency" ablation) adds nothing to the total,
+        # so the judge is not asked: n endpoint calls saved per textual rollout.
+        judge_consistency = self.config.textual_consistency_weight > 0
         jobs: list[Awaitable[_Judged]] = []
         references: list[str | None] = []
         for r, text in zip(rollouts, texts, strict=True):
             jobs.append(self._accuracy(r, text))
             ref = self._reference_for(r, text)
             references.append(ref)
-            if r.stream == "textual":
+            if r.stream == "textual" and judge_consistency:
                 jobs.append(self._consistency(r, text, ref))
         results = iter(await asyncio.gather(*jobs))
         scores = []
         for r, text, ref in zip(rollouts, texts, references, strict=True):
             acc = next(results)
-            cons = next(results) if r.stream == "textual" else None
+            cons = next(results) if r.stream == "textual" and judge_consistency else None
             fmt = 1.0 if format_ok(text, mode=self.config.normalize_mode) else 0.0
             terms = {"format": fmt, "accuracy": acc.score, "consistency": cons.score if cons else None}
             scores.append(

@@ -121,6 +121,19 @@ def test_textual_row_without_think_gets_zero_consistency_and_no_judge_call():
     assert [name for name, _ in judge.calls] == ["accuracy"]
 
 
+def test_zero_consistency_weight_skips_the_consistency_judge_call():
+    # Issue 12.7: the "w/o consistency" ablation (use_consistency: false -> weight 0) still
+    # paid for one consistency call per textual rollout.
+    for weight, expected_calls in ((1.0, ["accuracy", "consistency"]), (0.0, ["accuracy"])):
+        scorer, judge, _ = make(textual_consistency_weight=weight)
+        scorer.score_batch([grounded("q", "red", "[0,0,10,10]")], step=0)
+        judge.calls.clear()
+        [t] = scorer.score_batch([textual("q")], step=1)
+        assert [name for name, _ in judge.calls] == expected_calls
+        assert t.reference is not None  # the archive had a reference: only the weight differs
+        assert t.consistency == (1.0 if weight else None) and t.total == 2.0 + weight
+
+
 @pytest.mark.parametrize(
     ("row", "qualifies"),
     [
