@@ -37,7 +37,11 @@ def _console(stderr: bool = False) -> Any:
 
 
 class _Bar:
-    """A rich progress bar usable as `progress(n)` callback; total may arrive later."""
+    """A rich progress bar usable as `progress(n)` callback; total may arrive later.
+
+    It appears with the first finished row, not before: input that is rejected up front
+    (a missing column, an unwritable --report, a foreign --out) gives one error line and no bar.
+    """
 
     def __init__(self, description: str, total: int | None = None) -> None:
         from rich.progress import (
@@ -54,18 +58,22 @@ class _Bar:
             TimeElapsedColumn(), TimeRemainingColumn(), console=_console(stderr=True), transient=False,
         )
         self._task = self._progress.add_task(description, total=total)
+        self._started = False
 
     def __enter__(self) -> _Bar:
-        self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._started:
+            self._progress.stop()
 
     def set_total(self, total: int | None) -> None:
         self._progress.update(self._task, total=total)
 
     def __call__(self, n: int = 1) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
         self._progress.advance(self._task, n)
 
 
@@ -90,40 +98,90 @@ def _issue_table(title: str, counts: dict[str, int], examples: dict[str, list[st
     return table
 
 
+# Options of the row rules, shared by validate and prepare: validate checks with the settings
+# prepare will use, so both must be given the same ones.
+_IMAGE_DIR = typer.Option(None, "--image-dir", help="Folder that relative image paths are joined with (default: the data file's folder).")
+_COLUMNS = typer.Option(None, "--columns", help="Column mapping field=column,... (fields: sample_id, question, answer, image, boxes, datasource).")
+_FRAME = typer.Option("pixel", "--frame", help="Box frame of the model: pixel (Qwen2.5-VL) | norm1000 (Qwen3-VL).")
+_MIN_PIXELS = typer.Option(3136, "--min-pixels", help="Smart-resize minimum pixel count (authors: 3136).")
+_MAX_PIXELS = typer.Option(3211264, "--max-pixels", help="Smart-resize maximum pixel count (authors: 3211264).")
+_PAIRED = typer.Option(None, "--paired-sources", help="Datasources trained as grounded+textual pairs, comma-separated; '*' = all. Default: treevgr.")
+_SINGLE = typer.Option(None, "--single-sources", help="Datasources trained as single-stream rows, comma-separated. Default: the authors' nine ours_* sources.")
+_UNKNOWN = typer.Option("drop", "--unknown-sources", help="Datasource in neither list: drop (counted) | paired | single.")
+_MAX_IMAGE_PIXELS = typer.Option(None, "--max-image-pixels", help="Decompression-bomb limit (default 16384*16384).")
+_WORKERS = typer.Option(None, "--workers", help="Threads for image decoding/resizing (default: min(4, CPUs)); results are identical for any value.")
+
+
+def _rules(cls: Any, *, frame: str, min_pixels: int, max_pixels: int, paired_sources: str | None,
+           single_sources: str | None, unknown_sources: str, columns: str | None,
+           max_image_pixels: int | None, workers: int | None, **extra: Any) -> Any:
+    """RowRules (validate) or PrepareConfig (prepare) from the shared options; ConfigError if bad."""
+    from ivgr.data.adapters import parse_columns
+    from ivgr.data.prepare import parse_sources
+    from ivgr.data.validate import MAX_IMAGE_PIXELS, PAIRED_SOURCES, SINGLE_SOURCES
+
+    return cls(
+        frame=frame, min_pixels=min_pixels, max_pixels=max_pixels,
+        paired_sources=parse_sources(paired_sources, PAIRED_SOURCES),
+        single_sources=parse_sources(single_sources, SINGLE_SOURCES),
+        unknown_sources=unknown_sources, columns=parse_columns(columns),
+        max_image_pixels=MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels,
+        **({"workers": workers} if workers is not None else {}), **extra,
+    )
+
+
+def _conversions_line(conversions: dict[str, int]) -> str | None:
+    if not conversions:
+        return None
+    shown = ", ".join(f"{mode}={n}" for mode, n in sorted(conversions.items()))
+    return f"converted to 8-bit RGB (rows, by source mode; 16-bit/float scaled): {shown}"
+
+
 @data_app.command("validate")
 def validate_cmd(
     path: str = typer.Argument(..., help="Data: .parquet, .jsonl, a folder of them, or a datasets save_to_disk folder (DIR@split)."),
-    image_dir: Path | None = typer.Option(None, "--image-dir", help="Folder that relative image paths are joined with (default: the data file's folder)."),
+    image_dir: Path | None = _IMAGE_DIR,
     report: Path | None = typer.Option(None, "--report", help="Write every row with a problem or warning to this JSONL file."),
-    columns: str | None = typer.Option(None, "--columns", help="Column mapping field=column,... (fields: sample_id, question, answer, image, boxes, datasource)."),
-    max_image_pixels: int | None = typer.Option(None, "--max-image-pixels", help="Decompression-bomb limit (default 16384*16384)."),
+    columns: str | None = _COLUMNS,
+    max_image_pixels: int | None = _MAX_IMAGE_PIXELS,
+    frame: str = _FRAME,
+    min_pixels: int = _MIN_PIXELS,
+    max_pixels: int = _MAX_PIXELS,
+    paired_sources: str | None = _PAIRED,
+    single_sources: str | None = _SINGLE,
+    unknown_sources: str = _UNKNOWN,
+    workers: int | None = _WORKERS,
 ) -> None:
-    """Check every row; print a summary; exit 1 if any row is unusable.
+    """Check every row exactly as `ivgr data prepare` will; print a summary; exit 1 if any row is unusable.
 
-    Checks: image present and decodable, question and answer non-empty, boxes of four finite numbers with x1<x2 and y1<y2 that overlap the image, sample_ids unique.
+    Give the same settings you will give prepare: the unusable rows are then exactly the rows prepare excludes, with the same reasons. Checks: image present, within the pixel limit, fully decodable and convertible to RGB; question and answer non-empty; boxes of four finite numbers with x1<x2 and y1<y2 that overlap the image; datasource in a source list; aspect ratio accepted by smart-resize; boxes still at least one pixel after conversion; sample_ids unique.
 
     Examples:
 
       ivgr data validate gvqa_and_mathdata.parquet --image-dir iVGR-RL-51K
 
-      ivgr data validate mine.jsonl --columns question=q,answer=a,image=img,boxes=bb --report bad.jsonl
+      ivgr data validate mine.jsonl --columns question=q,answer=a,image=img,boxes=bb --paired-sources '*' --report bad.jsonl
     """
-    from ivgr.data.adapters import parse_columns
     from ivgr.data.readers import count_rows, open_source
-    from ivgr.data.validate import MAX_IMAGE_PIXELS, PROBLEMS, WARNINGS, validate
+    from ivgr.data.validate import PROBLEMS, WARNINGS, RowRules, validate
 
+    rules = _rules(
+        RowRules, frame=frame, min_pixels=min_pixels, max_pixels=max_pixels, paired_sources=paired_sources,
+        single_sources=single_sources, unknown_sources=unknown_sources, columns=columns,
+        max_image_pixels=max_image_pixels, workers=workers,
+    )
     source = open_source(path)
-    mapping = parse_columns(columns)
+    images = _image_dir(image_dir)
     with _Bar("validate", count_rows(source)) as bar:
-        summary = validate(
-            source, image_dir=_image_dir(image_dir), columns=mapping, report=report, progress=bar,
-            max_image_pixels=max_image_pixels or MAX_IMAGE_PIXELS,
-        )
+        summary = validate(source, rules=rules, image_dir=images, report=report, progress=bar)
     console = _console()
     console.print(f"[bold]{summary.path}[/]: {summary.rows} rows, {summary.usable} usable, "
                   f"{summary.unusable} unusable")
     ds = ", ".join(f"{k}={v}" for k, v in summary.datasources.most_common())
     console.print(f"datasources: {ds or 'none'}")
+    conversions = _conversions_line(summary.conversions)
+    if conversions:
+        console.print(conversions)
     if summary.problems:
         console.print(_issue_table("problems (row unusable)", summary.problems, summary.examples, PROBLEMS))
     if summary.warnings:
@@ -143,22 +201,22 @@ def validate_cmd(
 def prepare_cmd(
     path: str = typer.Argument(..., help="Input data: .parquet, .jsonl, a folder of them, or a datasets save_to_disk folder (DIR@split)."),
     out: Path = typer.Option(..., "--out", help="Output directory of the prepared dataset."),
-    image_dir: Path | None = typer.Option(None, "--image-dir", help="Folder that relative image paths are joined with."),
-    frame: str = typer.Option("pixel", "--frame", help="Box frame of the model: pixel (Qwen2.5-VL) | norm1000 (Qwen3-VL)."),
-    min_pixels: int = typer.Option(3136, "--min-pixels", help="Smart-resize minimum pixel count (authors: 3136)."),
-    max_pixels: int = typer.Option(3211264, "--max-pixels", help="Smart-resize maximum pixel count (authors: 3211264)."),
-    paired_sources: str | None = typer.Option(None, "--paired-sources", help="Datasources trained as grounded+textual pairs, comma-separated; '*' = all. Default: treevgr."),
-    single_sources: str | None = typer.Option(None, "--single-sources", help="Datasources trained as single-stream rows, comma-separated. Default: the authors' nine ours_* sources."),
-    unknown_sources: str = typer.Option("drop", "--unknown-sources", help="Datasource in neither list: drop (counted) | paired | single."),
+    image_dir: Path | None = _IMAGE_DIR,
+    frame: str = _FRAME,
+    min_pixels: int = _MIN_PIXELS,
+    max_pixels: int = _MAX_PIXELS,
+    paired_sources: str | None = _PAIRED,
+    single_sources: str | None = _SINGLE,
+    unknown_sources: str = _UNKNOWN,
     resize_images: bool = typer.Option(True, "--resize-images/--no-resize-images", help="Write resized images, or only record the target size."),
-    columns: str | None = typer.Option(None, "--columns", help="Column mapping field=column,..."),
+    columns: str | None = _COLUMNS,
     force: bool = typer.Option(False, "--force", help="Rebuild even if OUT already holds this input prepared with these settings."),
-    max_image_pixels: int | None = typer.Option(None, "--max-image-pixels", help="Decompression-bomb limit (default 16384*16384)."),
-    workers: int | None = typer.Option(None, "--workers", help="Threads for image resizing (default: min(4, CPUs)); output is identical for any value."),
+    max_image_pixels: int | None = _MAX_IMAGE_PIXELS,
+    workers: int | None = _WORKERS,
 ) -> None:
     """Convert a dataset into the prepared layout the trainer reads (samples.jsonl + images + manifest).
 
-    Images are resized with Qwen's smart-resize rule; ground-truth boxes (original-image pixels) are converted into the model's frame; rows are split into paired / single by datasource. Every excluded row is counted by reason and listed in OUT/excluded.jsonl. Output appears atomically; re-running with the same input and settings does nothing.
+    Rows are checked exactly as `ivgr data validate` checks them. Images are converted to 8-bit RGB (16-bit and float images scaled, not clipped) and resized with Qwen's smart-resize rule; ground-truth boxes (original-image pixels) are converted into the model's frame; rows are split into paired / single by datasource. Every excluded row is counted by reason and listed in OUT/excluded.jsonl in row order. Output appears atomically; re-running with the same input and settings does nothing. Staging folders of killed runs are removed by every run.
 
     Examples:
 
@@ -166,24 +224,19 @@ def prepare_cmd(
 
       ivgr data prepare mine.jsonl --out prepared/ --frame norm1000 --paired-sources '*'
     """
-    from ivgr.data.adapters import parse_columns
-    from ivgr.data.prepare import PAIRED_SOURCES, SINGLE_SOURCES, PrepareConfig, parse_sources, prepare
+    from ivgr.data.prepare import PrepareConfig, prepare
     from ivgr.data.readers import open_source
-    from ivgr.data.validate import MAX_IMAGE_PIXELS
 
-    config = PrepareConfig(
-        frame=frame, min_pixels=min_pixels, max_pixels=max_pixels,
-        paired_sources=parse_sources(paired_sources, PAIRED_SOURCES),
-        single_sources=parse_sources(single_sources, SINGLE_SOURCES),
-        unknown_sources=unknown_sources, resize_images=resize_images, columns=parse_columns(columns),
-        max_image_pixels=max_image_pixels or MAX_IMAGE_PIXELS,
-        **({"workers": workers} if workers is not None else {}),
+    config = _rules(
+        PrepareConfig, frame=frame, min_pixels=min_pixels, max_pixels=max_pixels, paired_sources=paired_sources,
+        single_sources=single_sources, unknown_sources=unknown_sources, columns=columns,
+        max_image_pixels=max_image_pixels, workers=workers, resize_images=resize_images,
     )
     source = open_source(path)
+    images = _image_dir(image_dir)
     with _Bar("prepare") as bar:
         summary = prepare(
-            source, out, config=config, image_dir=_image_dir(image_dir), force=force,
-            progress=bar, on_total=bar.set_total,
+            source, out, config=config, image_dir=images, force=force, progress=bar, on_total=bar.set_total,
         )
     console = _console()
     if summary.skipped:
@@ -193,6 +246,9 @@ def prepare_cmd(
     kinds = ", ".join(f"{k}={v}" for k, v in sorted(summary.kinds.items())) or "none"
     console.print(f"[bold]{out}[/]: kept {summary.kept} of {summary.rows} rows ({kinds}), "
                   f"{summary.images_written} images written, {summary.boxes} boxes")
+    conversions = _conversions_line(summary.conversions)
+    if conversions:
+        console.print(conversions)
     from rich.table import Table
 
     table = Table(title="per datasource")
@@ -229,6 +285,7 @@ def sft_build_cmd(
     judge_model: str | None = typer.Option(None, "--judge-model", help="Served model name (else $IVGR_JUDGE_MODEL)."),
     frame: str | None = typer.Option(None, "--frame", help="Frame named in the grounded prompt (default: the dataset manifest's, else pixel)."),
     no_grounded: bool = typer.Option(False, "--no-grounded", help="Write only the textual examples."),
+    skip_judge_preflight: bool = typer.Option(False, "--skip-judge-preflight", help="With --judge openai: do not test the endpoint first."),
 ) -> None:
     """Build cold-start SFT examples (grounded as is + textual rewrites without boxes).
 
@@ -249,6 +306,12 @@ def sft_build_cmd(
         unscored_as_correct=unscored_as_correct, textual_max_accuracy=textual_max_accuracy,
     )
     rewriter = build_rewriter(judge, base_url=judge_url, model=judge_model)
+    if rewriter is not None and not skip_judge_preflight:
+        from ivgr.judges.config import JudgeConfig
+        from ivgr.judges.preflight import check_judge_endpoints
+
+        # One cheap request (as build_rewriter configures the judge): a dead endpoint stops here, in seconds.
+        check_judge_endpoints(JudgeConfig(kind="openai", base_url=judge_url, model=judge_model))
     with _Bar("sft-build") as bar:
         summary = sft_build(rollouts, out, dataset=dataset, config=config, rewriter=rewriter, scores=scores,
                             progress=bar, on_total=bar.set_total)

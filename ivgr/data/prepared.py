@@ -43,6 +43,7 @@ MANIFEST_NAME = "manifest.json"
 SAMPLES_NAME = "samples.jsonl"
 IMAGES_DIR = "images"
 PARTIAL_MARK = ".partial-"
+OLD_MARK = ".old-"  # a replaced dataset, between the two renames of _swap_into_place
 EXCLUDED_NAME = "excluded.jsonl"  # every row prepare left out, with its reasons
 _OWN_NAMES = {MANIFEST_NAME, SAMPLES_NAME, IMAGES_DIR, EXCLUDED_NAME}
 
@@ -63,12 +64,22 @@ def _pid_alive(pid: int) -> bool:
 
 
 def stale_partials(out_dir: Path) -> list[Path]:
-    """Leftover `DIR.partial-<pid>` directories of writers that are no longer running."""
+    """Leftover staging directories (`DIR.partial-<pid>`, `DIR.old-<pid>`) of dead writers."""
     stale = []
-    for cand in out_dir.parent.glob(f"{out_dir.name}{PARTIAL_MARK}*"):
-        suffix = cand.name[len(out_dir.name) + len(PARTIAL_MARK):]
-        if cand.is_dir() and suffix.isdigit() and not _pid_alive(int(suffix)):
-            stale.append(cand)
+    for mark in (PARTIAL_MARK, OLD_MARK):
+        for cand in out_dir.parent.glob(f"{out_dir.name}{mark}*"):
+            suffix = cand.name[len(out_dir.name) + len(mark):]
+            if cand.is_dir() and suffix.isdigit() and not _pid_alive(int(suffix)):
+                stale.append(cand)
+    return sorted(stale)
+
+
+def remove_stale_staging(out_dir: Path) -> list[Path]:
+    """Delete the `stale_partials` of `out_dir` (each about the size of the dataset); returns them."""
+    stale = stale_partials(out_dir)
+    for path in stale:
+        logger.info("removing stale staging directory %s", path)
+        shutil.rmtree(path, ignore_errors=True)
     return stale
 
 
@@ -105,9 +116,7 @@ class PreparedWriter:
 
     def __enter__(self) -> PreparedWriter:
         _check_replaceable(self.out_dir)
-        for stale in stale_partials(self.out_dir):
-            logger.info("removing stale staging directory %s", stale)
-            shutil.rmtree(stale, ignore_errors=True)
+        remove_stale_staging(self.out_dir)
         if self.partial.exists():
             shutil.rmtree(self.partial)
         (self.partial / IMAGES_DIR).mkdir(parents=True)
@@ -198,7 +207,7 @@ def _swap_into_place(partial: Path, out_dir: Path) -> None:
     """
     old = None
     if out_dir.exists():
-        old = out_dir.with_name(f"{out_dir.name}.old-{os.getpid()}")
+        old = out_dir.with_name(f"{out_dir.name}{OLD_MARK}{os.getpid()}")
         if old.exists():
             shutil.rmtree(old)
         os.rename(out_dir, old)
@@ -318,6 +327,7 @@ __all__ = [
     "iter_prepared",
     "read_manifest",
     "read_prepared",
+    "remove_stale_staging",
     "resolve_image",
     "stale_partials",
     "write_prepared",

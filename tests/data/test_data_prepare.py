@@ -119,7 +119,7 @@ def test_failure_midway_keeps_previous_output(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(prep, "_finish_row", boom)
+    monkeypatch.setattr(prep, "write_row", boom)
     with pytest.raises(RuntimeError):
         prepare(src, tmp_path / "out", force=True)
     assert len(read_prepared(tmp_path / "out")) == 5

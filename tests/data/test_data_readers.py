@@ -34,12 +34,12 @@ def test_jsonl_with_user_column_mapping_and_bad_line(tmp_path):
     with path.open("a") as fh:
         fh.write("{not json\n")
     mapping = parse_columns("sample_id=qid,question=q,answer=a,image=img,boxes=bb,datasource=src")
-    summary = validate(open_source(path), image_dir=tmp_path / "pics", columns=mapping)
+    config = PrepareConfig(paired_sources=("mine",), columns=mapping)
+    summary = validate(open_source(path), image_dir=tmp_path / "pics", rules=config)
     assert summary.rows == 3 and summary.usable == 2
     assert summary.problems == {"bad_row": 1}
     assert summary.examples["bad_row"][0].startswith("rows.jsonl:3:")
-    prepare(open_source(path), tmp_path / "out", image_dir=tmp_path / "pics",
-            config=PrepareConfig(paired_sources=("mine",), columns=mapping))
+    prepare(open_source(path), tmp_path / "out", image_dir=tmp_path / "pics", config=config)
     samples = read_prepared(tmp_path / "out")
     assert [s.sample_id for s in samples] == ["x1", "x2"]
     # 100x80 -> 112x84 (smart_resize); x*1.12, y*1.05: 30*1.12 = 33.6 -> 34, 40*1.05 = 42

@@ -11,7 +11,7 @@ import pytest
 from data_fixture_builder import authors_row, good_dataset, write_image, write_parquet
 
 from ivgr.data.readers import open_source
-from ivgr.data.validate import validate
+from ivgr.data.validate import RowRules, validate
 from ivgr.errors import DataError
 
 
@@ -86,7 +86,7 @@ def test_missing_required_column_is_a_data_error_naming_the_file(tmp_path):
 def test_unknown_user_column_is_a_data_error_listing_columns(tmp_path):
     path = good_dataset(tmp_path)
     with pytest.raises(DataError, match=r"column 'q' \(mapped to question by --columns\) not found"):
-        validate(open_source(path), columns={"question": "q"})
+        validate(open_source(path), rules=RowRules(columns={"question": "q"}))
 
 
 def test_cli_validate_exits_nonzero_and_writes_report_for_bad_rows(tmp_path):
@@ -119,7 +119,7 @@ def test_image_above_the_pixel_limit_is_reported_too_large(tmp_path):
     write_image(tmp_path / "big.png", (300, 200))
     write_image(tmp_path / "ok.png", (100, 100))
     rows = [authors_row("big.png", query="a"), authors_row("ok.png", query="b")]
-    summary = validate(open_source(write_parquet(tmp_path / "d.parquet", rows)), max_image_pixels=50_000)
+    summary = validate(open_source(write_parquet(tmp_path / "d.parquet", rows)), rules=RowRules(max_image_pixels=50_000))
     assert summary.problems == {"image_too_large": 1}
     assert summary.examples["image_too_large"] == ["d.parquet row 0: 300x200 > 50000 pixels"]
 

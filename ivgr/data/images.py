@@ -1,0 +1,196 @@
+"""Decode an input image fully and bring it to 8-bit RGB without losing its contrast.
+
+Pillow's `convert("RGB")` clips the values of high-bit-depth and float modes at 255: a 16-bit
+PNG holding 0..65535 comes out almost all white, and a float image in 0..1 almost all black.
+`to_rgb` scales those modes into 0..255 instead (`scaled_range` says how); every other mode
+goes through Pillow's own converter, as the authors' `convert("RGB")` did (github
+Visual-AI/iVGR, `process_image`), so RGBA/LA drop their alpha and CMYK is converted naively.
+
+| mode                          | to 8-bit RGB                                                  |
+|-------------------------------|---------------------------------------------------------------|
+| RGB                           | unchanged (not counted as a conversion)                       |
+| I;16, I;16L, I;16B, I;16N     | v * 255 / 65535, rounded                                      |
+| I, F                          | (v - lo) * 255 / (hi - lo), rounded; [lo, hi] from scaled_range |
+| P with transparency           | via RGBA (no Pillow warning; same pixels as P -> RGB)          |
+| LAB                           | CIE L*a*b* -> sRGB with littlecms (Pillow's convert copies bands) |
+| La (premultiplied)            | via LA (Pillow has no La -> RGB)                              |
+| anything else (1, L, P, LA, RGBA, CMYK, YCbCr, HSV, ...) | Pillow's `convert("RGB")`          |
+
+Only PIL and numpy; imported lazily by callers that need them (no torch/transformers/trl).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+UINT16_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+SCALED_MODES = (*UINT16_MODES, "I", "F")
+# Nominal ranges tried in order for I and F images: the first that holds every value is used.
+_NOMINAL_RANGES: dict[str, tuple[tuple[float, float], ...]] = {
+    "F": ((0.0, 1.0), (0.0, 255.0), (0.0, 65535.0)),
+    "I": ((0.0, 255.0), (0.0, 65535.0)),
+}
+_OBJECT_REPR = re.compile(r"\s*<[\w.]+ object at 0x[0-9a-fA-F]+>")
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not an image Pillow can fully decode and convert to RGB (message is short)."""
+
+
+class ImageTooLarge(ValueError):
+    """The image has more pixels than the decompression-bomb limit."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A fully decoded input image: 8-bit RGB pixels, its source format and how it was converted."""
+
+    rgb: Any  # PIL.Image.Image in mode RGB
+    fmt: str | None  # Pillow's format name of the source bytes (JPEG, PNG, ...)
+    conversion: str | None  # source mode key when converted (see `conversion_key`), None for RGB
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (int(self.rgb.width), int(self.rgb.height))
+
+
+def conversion_key(img: Any) -> str | None:
+    """How an image's mode is named in the conversion counts; None when it is already RGB.
+
+    >>> from PIL import Image
+    >>> conversion_key(Image.new("I;16", (2, 2))), conversion_key(Image.new("RGB", (2, 2)))
+    ('I;16', None)
+    """
+    if img.mode == "RGB":
+        return None
+    if img.mode == "P" and "transparency" in img.info:
+        return "P+transparency"
+    return str(img.mode)
+
+
+def scaled_range(mode: str, values: Any) -> tuple[float, float]:
+    """The value range of a high-bit-depth or float image that maps onto 0..255.
+
+    I;16*: 0..65535 (the storage range). I and F have no fixed range: the first nominal range
+    holding every finite value (F: 0..1, 0..255, 0..65535; I: 0..255, 0..65535), else the
+    image's own min..max, so nothing is clipped.
+
+    >>> import numpy as np
+    >>> scaled_range("F", np.array([0.0, 0.5])), scaled_range("I", np.array([0, 4000]))
+    ((0.0, 1.0), (0.0, 65535.0))
+    >>> scaled_range("I", np.array([-5, 70000]))
+    (-5.0, 70000.0)
+    """
+    import numpy as np
+
+    if mode in UINT16_MODES:
+        return (0.0, 65535.0)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    lo, hi = float(finite.min()), float(finite.max())
+    for nominal in _NOMINAL_RANGES.get(mode, ()):
+        if nominal[0] <= lo and hi <= nominal[1]:
+            return nominal
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def _scaled_to_l(img: Any) -> Any:
+    """A one-band high-bit-depth/float image -> mode L, scaled (not clipped) into 0..255."""
+    import numpy as np
+    from PIL import Image
+
+    values = np.asarray(img, dtype=np.float64)
+    lo, hi = scaled_range(img.mode, values)
+    scaled = np.nan_to_num((values - lo) * (255.0 / (hi - lo)), nan=0.0, posinf=255.0, neginf=0.0)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_to_srgb() -> Any:
+    from PIL import ImageCms
+
+    # NOCACHE: littlecms' one-pixel cache is per transform, and worker threads share this one
+    return ImageCms.buildTransform(
+        ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB", flags=ImageCms.Flags.NOCACHE
+    )
+
+
+def to_rgb(img: Any) -> tuple[Any, str | None]:
+    """(8-bit RGB image, conversion key or None); see the module docstring for each mode.
+
+    Raises ImageDecodeError for a mode Pillow cannot bring to RGB.
+
+    >>> from PIL import Image
+    >>> rgb, how = to_rgb(Image.new("I;16", (1, 1), 65535))
+    >>> rgb.getpixel((0, 0)), how
+    ((255, 255, 255), 'I;16')
+    """
+    key = conversion_key(img)
+    if key is None:
+        return img, None
+    if img.mode in SCALED_MODES:
+        return _scaled_to_l(img).convert("RGB"), key
+    try:
+        if key == "P+transparency":
+            # Going through RGBA keeps P -> RGB's pixels and avoids Pillow's transparency warning.
+            return img.convert("RGBA").convert("RGB"), key
+        if img.mode == "LAB":
+            from PIL import ImageCms
+
+            return ImageCms.applyTransform(img, _lab_to_srgb()), key
+        if img.mode == "La":
+            return img.convert("LA").convert("RGB"), key
+        return img.convert("RGB"), key
+    except (ValueError, OSError) as err:  # a mode without a converter; a littlecms failure
+        raise ImageDecodeError(f"cannot convert image mode {img.mode} to RGB ({err})") from err
+
+
+def decode_image(data: bytes, *, max_image_pixels: int) -> Decoded:
+    """Fully decode encoded image bytes and convert them to 8-bit RGB.
+
+    Raises ImageTooLarge above `max_image_pixels` (checked from the header, before decoding)
+    and ImageDecodeError for anything Pillow cannot open, decode to the last pixel (a
+    truncated file) or convert. Messages are short and name no memory addresses.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = int(img.width), int(img.height)
+            if width * height > max_image_pixels:
+                raise ImageTooLarge(f"{width}x{height} > {max_image_pixels} pixels")
+            if width <= 0 or height <= 0:
+                raise ImageDecodeError(f"image has size {(width, height)}")
+            fmt = img.format
+            # Deviation: a truncated image is excluded (undecodable_image) instead of being
+            # loaded with gray padding (the authors set LOAD_TRUNCATED_IMAGES=True); option none.
+            img.load()
+            rgb, conversion = to_rgb(img)
+            if rgb is img:
+                rgb = img.copy()  # detach from the file before it is closed
+    except Image.DecompressionBombError as err:
+        raise ImageTooLarge(str(err)[:160]) from err
+    except (ImageTooLarge, ImageDecodeError):
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
+        # Pillow names an in-memory buffer with its address; drop it so reports are reproducible
+        raise ImageDecodeError(_OBJECT_REPR.sub("", str(err))[:160]) from err
+    return Decoded(rgb, fmt, conversion)
+
+
+__all__ = [
+    "SCALED_MODES",
+    "UINT16_MODES",
+    "Decoded",
+    "ImageDecodeError",
+    "ImageTooLarge",
+    "conversion_key",
+    "decode_image",
+    "scaled_range",
+    "to_rgb",
+]
