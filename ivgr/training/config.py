@@ -3,8 +3,10 @@
 A recipe is a flat YAML mapping whose keys are spelled exactly like the dataclass fields
 (open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.config.ScorerConfig`) and
 `judge:` (-> `ivgr.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
-`--key value`); dotted keys reach the nested mappings (`judge.kind=rules`). Values are parsed
-as YAML scalars, so `learning_rate=1e-6`, `streams=[textual]` and `bf16=false` all work.
+`--key value`); dotted keys reach the nested mappings (`judge.kind=rules`). Each value is
+converted by its field's type (`ivgr.overrides`, the parser `ivgr sft` shares), so
+`learning_rate=1e-6`, `learning_rate=.5`, `streams=[textual]` and `bf16=false` all work, and a
+bad value is one line naming the key.
 
 Unknown keys, unreadable files, a missing dataset and invalid combinations raise one-line
 `ConfigError`s that name the file, the key and the fix.
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import logging
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ import yaml
 from trl import GRPOConfig
 
 from ivgr.errors import ConfigError
+from ivgr.overrides import coerce_value, parse_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -144,28 +149,39 @@ def _unknown_key_message(key: str, known: list[str], where: str = "") -> str:
     return f"{where}unknown key '{key}'{hint}"
 
 
-def parse_overrides(args: list[str]) -> dict[str, Any]:
-    """['lr=1', '--max_steps', '3', '--bf16=false'] -> {'lr': 1, 'max_steps': 3, 'bf16': False}.
+def field_type(key: str) -> Any:
+    """Type annotation of a recipe key (`judge.n` -> JudgeConfig.n's); None for an unknown key.
 
-    >>> parse_overrides(["max_steps=3", "--judge.kind", "rules", "--streams=[textual]"])
-    {'max_steps': 3, 'judge.kind': 'rules', 'streams': ['textual']}
+    >>> field_type("learning_rate"), field_type("judge.n"), field_type("no_such_key")
+    (<class 'float'>, <class 'int'>, None)
     """
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        key, sep, value = arg.lstrip("-").partition("=")
-        if not sep:
-            if not arg.startswith("--") or i + 1 >= len(args):
-                raise ConfigError(f"override {arg!r} must look like key=value or --key value")
-            value = args[i + 1]
-            i += 1
-        key = key.replace("-", "_")
-        try:
-            out[key] = yaml.safe_load(value) if value != "" else None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"override {arg!r}: value is not valid YAML ({err})") from err
-        i += 1
+    head, dot, tail = key.partition(".")
+    if dot and head in NESTED:
+        return _nested_types(head).get(tail)
+    return _train_types().get(key)
+
+
+@functools.cache
+def _train_types() -> dict[str, Any]:
+    return typing.get_type_hints(IvgrTrainConfig)
+
+
+@functools.cache
+def _nested_types(name: str) -> dict[str, Any]:
+    from ivgr.config import JudgeConfig, ScorerConfig
+
+    return typing.get_type_hints({"scorer": ScorerConfig, "judge": JudgeConfig}[name])
+
+
+def coerce_recipe(values: dict[str, Any], *, source: str) -> dict[str, Any]:
+    """Recipe values converted by their field types (YAML 1.1 reads `learning_rate: 1e-6` as text)."""
+    out = {}
+    for key, value in values.items():
+        if key in NESTED and isinstance(value, dict):
+            out[key] = {k: coerce_value(f"{key}.{k}", v, field_type(f"{key}.{k}"), where=source)
+                        for k, v in value.items()}
+        else:
+            out[key] = coerce_value(key, value, field_type(key), where=source)
     return out
 
 
@@ -218,7 +234,7 @@ def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_da
                 f"{source}: key 'data_path': {samples} not found; point data_path at a prepared dataset "
                 f"(`ivgr data prepare`)"
             )
-    values = dict(values)
+    values = coerce_recipe(values, source=source)
     if "activation_checkpointing" not in values:
         # transformers 5 renamed gradient_checkpointing; map the old key (GRPOConfig's default: on)
         # so recipes may use either name and no FutureWarning is raised on every run.
@@ -240,7 +256,7 @@ def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_da
 def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> tuple[IvgrTrainConfig, dict]:
     """Recipe + overrides -> (config, resolved raw mapping to save beside checkpoints)."""
     recipe = read_recipe(path)
-    extra = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides or {})
+    extra = parse_overrides(overrides, field_type) if isinstance(overrides, list) else dict(overrides or {})
     resolved = merge_overrides(recipe, extra)
     return config_from_dict(resolved, source=str(path)), resolved
 
@@ -250,7 +266,7 @@ __all__ = [
     "TINY_MODEL",
     "config_from_dict",
     "load_config",
+    "field_type",
     "merge_overrides",
-    "parse_overrides",
     "read_recipe",
 ]

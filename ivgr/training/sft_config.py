@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ivgr.errors import ConfigError
+from ivgr.overrides import coerce_value, parse_overrides
 
 STREAMS = ("grounded", "textual", "single")
 TINY_MODEL = "tiny"  # model_name_or_path value that builds a tiny random-weight model
@@ -141,68 +142,6 @@ def _unknown_key_error(key: str, where: str) -> ConfigError:
                        "other HF TrainingArguments go under trainer_args:")
 
 
-def _coerce(key: str, value: Any, where: str) -> Any:
-    """Check a YAML value against the field's type; ints are accepted for floats."""
-    typ = _field_types()[key]
-    origin = typing.get_origin(typ)
-    args = typing.get_args(typ)
-    optional = type(None) in args
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{where}: {key} may not be null")
-    base = next((a for a in args if a is not type(None)), typ) if origin is typing.Union or optional else typ
-    base_origin = typing.get_origin(base) or base
-    if base_origin is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if base_origin is float and isinstance(value, str):
-        try:  # YAML 1.1 reads "2e-5" (no dot) as a string
-            return float(value)
-        except ValueError:
-            pass
-    if base_origin is list and isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if base_origin in (int, float, str, bool, list, dict):
-        if base_origin is int and isinstance(value, bool) or not isinstance(value, base_origin):
-            raise ConfigError(f"{where}: {key} must be {getattr(base_origin, '__name__', base_origin)}, "
-                              f"got {value!r}")
-    return value
-
-
-def parse_overrides(tokens: list[str]) -> dict[str, Any]:
-    """`["lr=1e-5", "--max_steps", "3", "--bf16"]` -> `{"lr": 1e-5, "max_steps": 3, "bf16": True}`.
-
-    Values are parsed as YAML scalars; `--key` with no value (or before another flag) means true;
-    dashes in keys become underscores.
-    """
-    import yaml
-
-    out: dict[str, Any] = {}
-    i = 0
-    while i < len(tokens):
-        tok = tokens[i]
-        if tok.startswith("--"):
-            body = tok[2:]
-            if "=" in body:
-                key, raw = body.split("=", 1)
-            elif i + 1 < len(tokens) and not tokens[i + 1].startswith("--"):
-                key, raw = body, tokens[i + 1]
-                i += 1
-            else:
-                key, raw = body, "true"
-        elif "=" in tok:
-            key, raw = tok.split("=", 1)
-        else:
-            raise ConfigError(f"override {tok!r}: write key=value or --key value")
-        try:
-            value = yaml.safe_load(raw) if raw != "" else None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"override {key}: cannot parse value {raw!r} ({err})") from None
-        out[key.replace("-", "_")] = value
-        i += 1
-    return out
-
-
 def load_sft_config(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> SFTConfig:
     """Read a YAML recipe, apply overrides, and return a validated `SFTConfig`.
 
@@ -229,15 +168,16 @@ def load_sft_config(path: str | Path | None = None, overrides: dict[str, Any] | 
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: a recipe must be a mapping of key: value")
         data.update(loaded)
+    types = _field_types()
     if isinstance(overrides, list):
-        overrides = parse_overrides(overrides)
-    known = set(_field_types())
+        overrides = parse_overrides(overrides, types)  # the same parser as `ivgr train`
+    known = set(types)
     checked: dict[str, Any] = {}
     for source, mapping in ((where, data), ("override", overrides or {})):
         for key, value in mapping.items():
             if key not in known:
                 raise _unknown_key_error(key, source)
-            checked[key] = _coerce(key, value, source)
+            checked[key] = coerce_value(key, value, types[key], where=source)
     return SFTConfig(**checked)
 
 
@@ -250,4 +190,4 @@ def config_help() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["SFTConfig", "load_sft_config", "parse_overrides", "config_help", "STREAMS", "TINY_MODEL"]
+__all__ = ["SFTConfig", "load_sft_config", "config_help", "STREAMS", "TINY_MODEL"]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ivgr.errors import ConfigError
-from ivgr.training.sft_config import SFTConfig, load_sft_config, parse_overrides
+from ivgr.training.sft_config import SFTConfig, load_sft_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,9 +24,10 @@ def _recipe(tmp_path: Path, **keys) -> Path:
     return path
 
 
-def test_overrides_accept_key_value_and_dashed_flags():
-    got = parse_overrides(["learning_rate=2.0e-5", "--max_steps", "3", "--bf16", "--streams=grounded,textual"])
-    assert got == {"learning_rate": 2e-5, "max_steps": 3, "bf16": True, "streams": "grounded,textual"}
+def test_overrides_accept_key_value_and_dashed_flags(tmp_path):
+    cfg = load_sft_config(_recipe(tmp_path), ["learning_rate=2.0e-5", "--max_steps", "3", "--bf16",
+                                              "--streams=grounded,textual"])
+    assert (cfg.learning_rate, cfg.max_steps, cfg.bf16, cfg.streams) == (2e-5, 3, True, ["grounded", "textual"])
 
 
 def test_exponent_without_dot_still_reads_as_a_float(tmp_path):
@@ -45,7 +46,7 @@ def test_unknown_key_suggests_the_close_field_name(tmp_path):
 
 
 def test_wrong_type_names_the_key(tmp_path):
-    with pytest.raises(ConfigError, match="max_steps must be int"):
+    with pytest.raises(ConfigError, match="key 'max_steps' must be an integer, got 'soon'"):
         load_sft_config(_recipe(tmp_path), ["max_steps=soon"])
 
 

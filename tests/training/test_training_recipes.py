@@ -6,7 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from ivgr.training.config import config_from_dict, parse_overrides, read_recipe
+from ivgr.overrides import parse_overrides
+from ivgr.training.config import config_from_dict, field_type, read_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
@@ -39,8 +40,9 @@ def test_accelerate_configs_are_valid_yaml_with_a_launch_line():
         assert "accelerate launch --config_file" in path.read_text(), path
 
 
-def test_overrides_parse_as_yaml_values():
-    assert parse_overrides(["--max_steps", "3", "bf16=false", "--judge.kind=openai", "streams=[textual]"]) == {
+def test_overrides_are_typed_by_the_recipe_fields():
+    assert parse_overrides(["--max_steps", "3", "bf16=false", "--judge.kind=openai", "streams=[textual]"],
+                           field_type) == {
         "max_steps": 3, "bf16": False, "judge.kind": "openai", "streams": ["textual"],
     }
 

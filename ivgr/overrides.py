@@ -1,0 +1,206 @@
+"""Typed `key=value` overrides: the one parser behind `ivgr train` and `ivgr sft`.
+
+Pure python (PyYAML only), so config errors surface before torch is imported.
+
+    >>> types = {"learning_rate": float, "max_steps": int, "bf16": bool, "streams": list[str]}
+    >>> parse_overrides(["learning_rate=1e-6", "--max_steps", "3", "--bf16", "streams=grounded,textual"], types)
+    {'learning_rate': 1e-06, 'max_steps': 3, 'bf16': True, 'streams': ['grounded', 'textual']}
+
+Each value is converted by the type annotation of its field, not guessed from its text: YAML 1.1
+reads `1e-6` (no dot) as a string, which then reached `learning_rate <= 0` as a str and died in a
+TypeError traceback. A value that does not fit its field is one `ConfigError` line naming the key.
+Keys with no known type (unknown keys, `Any` fields) are read as YAML so the caller's own
+"unknown key, did you mean …" check can name them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ivgr.errors import ConfigError
+
+TRUE = ("true", "yes", "on", "1")
+FALSE = ("false", "no", "off", "0")
+NULL = ("null", "~", "")  # "none" is a value of some str fields (report_to: none), so only these mean None
+KEY_EQUALS = re.compile(r"[A-Za-z_][\w.-]*=")
+TypeLookup = Mapping[str, Any] | Callable[[str], Any]
+
+
+def split_overrides(tokens: list[str]) -> dict[str, str]:
+    """Command-line tokens -> {key: raw text}; `--key value`, `--key=value`, `key=value`; a bare `--flag` is "true".
+
+    Dashes in keys become underscores (`--max-steps` = `max_steps`).
+
+    >>> split_overrides(["lr=1", "--max-steps", "3", "--bf16", "--judge.kind=rules"])
+    {'lr': '1', 'max_steps': '3', 'bf16': 'true', 'judge.kind': 'rules'}
+    """
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--"):
+            key, sep, raw = token[2:].partition("=")
+            if not sep:
+                if i + 1 < len(tokens) and not _is_key_token(tokens[i + 1]):
+                    raw = tokens[i + 1]
+                    i += 1
+                else:
+                    raw = "true"
+        else:
+            key, sep, raw = token.partition("=")
+            if not sep:
+                raise ConfigError(f"override {token!r}: write key=value or --key value")
+        if not key:
+            raise ConfigError(f"override {token!r}: the key is empty")
+        out[key.replace("-", "_")] = raw
+        i += 1
+    return out
+
+
+def _is_key_token(token: str) -> bool:
+    """`--key...` or `key=...`: the start of the next override, not the value of a bare `--flag`."""
+    return token.startswith("--") or KEY_EQUALS.match(token) is not None
+
+
+def parse_overrides(tokens: list[str], field_types: TypeLookup, *, where: str = "override") -> dict[str, Any]:
+    """Split `tokens` and convert each value by its field's type (see the module docstring)."""
+    lookup = field_types.get if isinstance(field_types, Mapping) else field_types
+    return {key: coerce_value(key, raw, lookup(key), where=where) for key, raw in split_overrides(tokens).items()}
+
+
+def coerce_value(key: str, value: Any, annotation: Any, *, where: str = "override") -> Any:
+    """`value` (raw text from the command line, or a YAML value from a recipe) as a value of `annotation`.
+
+    Text is converted (`"1E-6"` -> 1e-06, `".5"` -> 0.5, `"false"` -> False, `"a,b"` -> ["a", "b"]);
+    an already typed value is checked (an int is accepted for a float field, a scalar for a str
+    field). Raises a one-line `ConfigError` naming `key` otherwise.
+
+    >>> coerce_value("lr", ".5", float), coerce_value("bf16", "False", bool | None), coerce_value("n", 3, float)
+    (0.5, False, 3.0)
+    >>> coerce_value("max_steps", "soon", int)
+    Traceback (most recent call last):
+    ...
+    ivgr.errors.ConfigError: override: key 'max_steps' must be an integer, got 'soon'
+    """
+    if annotation is None or annotation is Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return _yaml(value)
+        except ValueError as err:
+            raise ConfigError(f"{where}: key '{key}': cannot read {value!r} ({err})") from None
+    try:
+        return _fit(annotation, value)
+    except (TypeError, ValueError):
+        members = [m for m in _union_members(annotation) if m is not type(None)]
+        if value is None or value == "":
+            raise ConfigError(f"{where}: key '{key}' may not be null") from None
+        raise ConfigError(f"{where}: key '{key}' must be {_describe(members)}, got {value!r}") from None
+
+
+def _fit(annotation: Any, value: Any) -> Any:
+    """`value` as the first member of `annotation` it fits (text tries str members last); else TypeError."""
+    members = _union_members(annotation)
+    if type(None) in members and (value is None or (isinstance(value, str) and value.strip().lower()
+                                                    in _null_words(members))):
+        return None
+    members = [m for m in members if m is not type(None)]
+    if isinstance(value, str):
+        members.sort(key=lambda m: _base(m) is str)  # "[a]" is a list for `str | list[str]`
+    for member in members:
+        try:
+            return _as(member, value)
+        except (TypeError, ValueError):
+            continue
+    raise TypeError(f"{value!r} does not fit {annotation}")
+
+
+def _yaml(raw: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(raw) if raw != "" else None
+    except yaml.YAMLError as err:
+        raise ValueError(str(getattr(err, "problem", err))) from None
+
+
+def _union_members(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return list(typing.get_args(annotation))
+    return [annotation]
+
+
+def _null_words(members: list[Any]) -> tuple[str, ...]:
+    """Words read as null: "none" too, unless a str member could mean it literally."""
+    return NULL if any(_base(m) is str for m in members) else (*NULL, "none")
+
+
+def _base(annotation: Any) -> Any:
+    return typing.get_origin(annotation) or annotation
+
+
+def _as(annotation: Any, value: Any) -> Any:
+    """`value` converted to one (non-union) type; TypeError/ValueError when it does not fit."""
+    base = _base(annotation)
+    if base is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in TRUE + FALSE:
+            return value.strip().lower() in TRUE
+        raise TypeError
+    if base is int:
+        if isinstance(value, (bool, float)):
+            raise TypeError
+        return int(value.strip()) if isinstance(value, str) else _exact(value, int)
+    if base is float:
+        if isinstance(value, bool):
+            raise TypeError
+        if isinstance(value, str):
+            return float(value.strip())  # 1e-6, 1E-6, .5, -3 (YAML 1.1 reads the first two as text)
+        return float(_exact(value, (int, float)))
+    if base is str:
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, bool):  # `resume_from_checkpoint: true` in a recipe is the text "true"
+            return "true" if value else "false"
+        return value if isinstance(value, str) else str(_exact(value, (int, float)))
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return base(value).value
+    if base is list:
+        items = _text_list(value) if isinstance(value, str) else _exact(value, list)
+        (item_type,) = typing.get_args(annotation) or (Any,)
+        return items if item_type is Any else [_fit(item_type, item) for item in items]
+    if base is dict:
+        if isinstance(value, str):
+            value = _yaml(value) if value.strip().startswith("{") else None
+        return _exact(value, dict)
+    if isinstance(base, type):
+        return _exact(value, base)
+    return value  # Literal, TypeVar, ...: the dataclass checks it
+
+
+def _exact(value: Any, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError
+    return value
+
+
+def _text_list(raw: str) -> list[Any]:
+    """`[a, b]` (YAML flow list) or `a,b` (comma list)."""
+    if raw.strip().startswith("["):
+        return _exact(_yaml(raw), list)
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _describe(members: list[Any]) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number (e.g. 1e-6, .5)", str: "a string",
+             list: "a list (a,b or [a, b])", dict: "a mapping ({k: v})"}
+    return " or ".join(names.get(_base(m), getattr(m, "__name__", str(m))) for m in members)
+
+
+__all__ = ["coerce_value", "parse_overrides", "split_overrides"]
