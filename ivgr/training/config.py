@@ -37,6 +37,15 @@ NESTED = ("scorer", "judge")
 SYNTHETIC_DATA = "synthetic"  # `data_path: synthetic` = generate the synthetic world into OUTPUT_DIR/synthetic-data
 
 
+# TRL's GRPO update against the authors' EasyR1 one (github Visual-AI/iVGR: verl/trainer/core_algos.py,
+# DataParallelPPOActor.update_policy); the shipped recipes set every knob TRL has.
+# Deviation: loss_type dapo divides an update's summed token loss by the generation batch's completion
+# tokens (all ranks) / updates per generation batch, where the authors divide by the exact token count of
+# that update's mini-batch (recipes/ivgr_qwen2_5_vl_7b.yaml spells it out); option loss_type.
+# Deviation: the k3 KL is not clamped to [-10, 10] (TRL has no clamp); option beta.
+# Deviation: the group std gets + 1e-4 (TRL), the authors' + 1e-6; option scale_rewards.
+# Deviation: TRL's default use_bias_correction_kl=true multiplies the k3 KL by the importance ratio; the
+# authors do not, so the shipped recipes set false (the demo keeps TRL's default); option use_bias_correction_kl.
 @dataclass
 class IvgrTrainConfig(GRPOConfig):
     """GRPOConfig + what dual-stream iVGR needs. TRL fields keep their TRL names and meaning."""

@@ -33,6 +33,26 @@ def test_7b_recipe_keeps_the_authors_grpo_settings():
     assert cfg.judge_config().n == 4 and cfg.scorer_config().archive_min_box_iou == 0.3
 
 
+def test_recipes_use_the_authors_plain_k3_kl():
+    # TRL's default multiplies the k3 KL by the importance ratio; EasyR1's low_var_kl does not.
+    for name in ("ivgr_qwen2_5_vl_7b.yaml", "tiny_cpu.yaml"):
+        values = read_recipe(RECIPES / name)
+        values.update(bf16=False, use_cpu=True, use_vllm=False)
+        assert config_from_dict(values, source=name, check_data=False).use_bias_correction_kl is False, name
+
+
+def test_dapo_normaliser_is_the_one_the_7b_recipe_describes():
+    # The recipe's comment states TRL 1.16's dapo normaliser; revisit it if this source changes.
+    import inspect
+
+    from trl import GRPOTrainer
+
+    source = inspect.getsource(GRPOTrainer._compute_loss)
+    assert 'normalizer = inputs["num_items_in_batch"].clamp(min=1.0) / self.accelerator.num_processes' in source
+    assert "normalizer * self.current_gradient_accumulation_steps / self.args.steps_per_generation" in source
+    assert "per_token_kl = per_token_kl * coef_1" in source  # what use_bias_correction_kl switches
+
+
 def test_accelerate_configs_are_valid_yaml_with_a_launch_line():
     for path in (RECIPES / "accelerate").glob("*.yaml"):
         data = yaml.safe_load(path.read_text())
