@@ -18,9 +18,12 @@ Accuracy (`judge_answer`), tried in this order; "decided" means the rules are co
   3. numbers: the reference is a number (int, decimal, 1,000, 50%, 1/2, \\frac{1}{2},
      number words up to ninety-nine) or a short LaTeX expression. If the answer holds
      exactly one distinct number -> decided by |a - r| <= 1e-6 * max(1, |r|) (a percentage
-     also matches its fraction). Otherwise `math-verify` compares the two (run with its own
-     timeouts off, inside our bounded worker pool: 2 s wall clock, 200 characters a side,
-     no huge exponents) and decides when both sides parse.
+     also matches its fraction). Otherwise `math-verify` compares the two (its own timeouts
+     off; at most 200 characters a side, no huge exponents or factorials) and decides when
+     both sides parse. Its verdict never depends on machine load: it is imported and warmed
+     up outside any time limit, and simple arithmetic (numbers, + - * / ^, fractions, roots,
+     pi; at most 40 tokens, 4 levels deep) runs to completion. Anything else gets a
+     generous 30 s safety net against pathological input, and is undecided beyond it.
   4. free text: equal token lists after normalisation (NFKC, lower case, punctuation and
      the articles a/an/the removed) -> 1, decided. Else the *span rule*, not decided: the
      shorter side's tokens (with at least one content word) occur as one contiguous run in
@@ -75,8 +78,12 @@ except ImportError:
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 1000  # reference-implementation.md §4.6: longer answers score 0, no call
-MATH_VERIFY_TIMEOUT_S = 2.0
+# Safety net only, for math outside the simple class (`_is_simple_math`): ordinary answers
+# take milliseconds, so even a 100x slower machine stays far below it.
+MATH_VERIFY_TIMEOUT_S = 30.0
 MATH_VERIFY_MAX_CHARS = 200
+MATH_SIMPLE_MAX_TOKENS = 40  # simple math: at most this many tokens ...
+MATH_SIMPLE_MAX_DEPTH = 4  # ... nested at most this deep
 MAX_REASONING_CHARS = 50_000  # longer texts are analysed by their head only: bounded time on hostile input
 
 ARTICLES = frozenset({"a", "an", "the"})
@@ -327,11 +334,55 @@ for _name in ("math_verify.grader", "math_verify.parser"):
     logging.getLogger(_name).addFilter(_DropTimeoutNotice())
 
 
+_MV_WARM_LOCK = threading.Lock()
+_MV_WARM = False
+
+
+def warm_math_verify() -> None:
+    """Import math-verify (and sympy, its LaTeX grammar) and run a few comparisons, once.
+
+    Runs outside any time limit: the first import costs seconds on a busy machine, and that
+    cost must never turn a verdict into "cannot tell" (issue: `\\sqrt{9}` vs 3 undecided
+    under load).
+    """
+    global _MV_WARM
+    with _MV_WARM_LOCK:
+        if _MV_WARM:
+            return
+        for gold, pred in (("$3$", "$\\sqrt{9}$"), ("$0.5$", "$\\frac{1}{2}$"), ("$\\pi \\cdot 2$", "$2\\pi$")):
+            _math_verify_blocking(gold, pred)
+        _MV_WARM = True
+
+
+_SIMPLE_MATH_TOKEN = re.compile(
+    r"\\(?:d?frac|tfrac|sqrt|pi|cdot|times|div|left|right|%|,|!|\s)(?![a-zA-Z])|\d+(?:\.\d+)?|\.\d+|\bpi\b|[-+*/^()\[\]{}$%,.]"
+)
+
+
+def _is_simple_math(text: str) -> bool:
+    """Arithmetic without variables: numbers, + - * / ^, fractions, roots and pi, few tokens.
+
+    Deterministic, from the text alone; such input is fast in sympy on any machine, so it runs
+    with no time limit. `_HUGE_POWER` has already refused huge exponents and factorials.
+    """
+    found = _SIMPLE_MATH_TOKEN.findall(text)
+    if "".join(found) != re.sub(r"\s+", "", text) or len(found) > MATH_SIMPLE_MAX_TOKENS:
+        return False
+    depth = deepest = 0
+    for tok in found:
+        if tok in ("(", "[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif tok in (")", "]", "}"):
+            depth -= 1
+    return deepest <= MATH_SIMPLE_MAX_DEPTH
+
+
 def _math_verify_blocking(gold: str, pred: str) -> bool | None:
     from math_verify import parse, verify
 
-    # ecosystem.md §E: signal-based timeouts only work on the main thread; turn them off and
-    # bound the work ourselves (input size, exponent guard, wall-clock wait below).
+    # math-verify's signal-based timeouts only work on the main thread; turn them off and
+    # bound the work ourselves (input size, exponent guard, simple class, safety net below).
     gold_parsed = parse(gold, parsing_timeout=None)
     pred_parsed = parse(pred, parsing_timeout=None)
     if not gold_parsed or not pred_parsed:
@@ -339,25 +390,35 @@ def _math_verify_blocking(gold: str, pred: str) -> bool | None:
     return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
 
 
-# Deviation: math-verify runs for every numeric/LaTeX reference, off the main thread with its
-# signal timeouts off and our own guard (the authors' math path is dead code, §4.6);
+# Deviation: math-verify runs for every numeric/LaTeX reference, with its signal timeouts off
+# and our own deterministic guard (the authors' math path is dead code, §4.6);
 # option judge.rules_first decides whether its verdict replaces the LLM's.
 def math_equivalent(gold: str, pred: str, *, timeout_s: float = MATH_VERIFY_TIMEOUT_S) -> bool | None:
-    """math-verify equivalence with our own guard; None when it cannot tell in time.
+    """math-verify equivalence with our own guard; None when it cannot tell.
 
-    Guard: each side at most 200 characters and free of huge powers or factorials, and at
-    most `timeout_s` of waiting in a 2-thread pool. A call that overruns is abandoned (its
-    thread finishes in the background; the pool bounds how many can pile up).
+    Guard, decided from the text alone: each side at most 200 characters and free of huge
+    powers or factorials. Simple arithmetic on both sides (`_is_simple_math`) then runs to
+    completion, after `warm_math_verify`, so its verdict cannot depend on machine load. Other
+    input waits at most `timeout_s` (a safety net against pathological input) in a 2-thread
+    pool; a call that overruns is abandoned (its thread finishes in the background; the pool
+    bounds how many can pile up).
     """
     if len(gold) > MATH_VERIFY_MAX_CHARS or len(pred) > MATH_VERIFY_MAX_CHARS:
         return None
     if _HUGE_POWER.search(gold) or _HUGE_POWER.search(pred):
         return None
+    try:
+        warm_math_verify()
+        if _is_simple_math(gold) and _is_simple_math(pred):
+            return _math_verify_blocking(gold, pred)
+    except Exception as err:  # math-verify/sympy raise many types on odd input; it means "cannot tell"
+        logger.debug("math-verify failed: %s", type(err).__name__)
+        return None
     future = _math_verify_pool().submit(_math_verify_blocking, gold, pred)
     try:
         return future.result(timeout=timeout_s)
     except concurrent.futures.TimeoutError:
-        logger.warning("math-verify gave no answer within %.1fs; rules leave this answer undecided", timeout_s)
+        logger.warning("math-verify gave no answer within %.0fs on non-simple math; rules leave it undecided", timeout_s)
         return None
     except Exception as err:  # math-verify/sympy raise many types on odd input; it means "cannot tell"
         logger.debug("math-verify failed: %s", type(err).__name__)
