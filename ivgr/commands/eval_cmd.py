@@ -18,6 +18,9 @@ Raw outputs are appended to RESULTS.predictions.jsonl as they come: run the same
 to resume an interrupted run. Every score is printed with its profile (ivgr, official, \
 lmms-eval, vlmevalkit), computed from the stored outputs.
 
+Prompt style, box frame and pixel budget default to what an ivgr checkpoint records \
+(ivgr_inference.json, docs/models.md); a flag that differs gives one warning line.
+
 Examples:
 
   ivgr eval --model ckpt/ --benchmark vstar --data data/vstar_bench --out runs/vstar.json
@@ -89,8 +92,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("results.json"), "--out", help="Results file; predictions go next to it."),
         profile: str = typer.Option("all", "--profile", help="Profiles to score: all, or ivgr,official,lmms-eval,vlmevalkit."),
         max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Generation budget per pass."),
-        min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Smart-resize lower bound (default: the processor's)."),
-        max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Smart-resize upper bound (default: the processor's). Record it with HR-Bench numbers."),
+        min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Smart-resize lower bound (default: the checkpoint's record, else its processor's)."),
+        max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Smart-resize upper bound (default: the checkpoint's record, else its processor's). Record it with HR-Bench numbers."),
         batch_size: int = typer.Option(4, "--batch-size", help="Items per generate call (and decoded images in memory)."),
         backend: str = typer.Option("hf", "--backend", help="hf (CPU/GPU) or vllm (GPU, optional package)."),
         temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
@@ -99,7 +102,7 @@ def register(app: typer.Typer) -> None:
         max_crops: int = typer.Option(4, "--max-crops", help="Tool mode: most local crops per question."),
         crop_min_side: int = typer.Option(112, "--crop-min-side", help="Tool mode: upscale crops whose short side is smaller."),
         jpeg_draft: bool = typer.Option(False, "--jpeg-draft", help="Decode JPEGs at 1/2-1/8 scale when the model needs fewer pixels (textual/grounded; faster, less memory on 8K images)."),
-        prompt_style: str = typer.Option("standard", "--prompt-style", help="Stream prompt wording the model was trained with: standard | compact (ivgr demo models)."),
+        prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help="Stream prompt wording: standard | compact (default: the checkpoint's record, else standard)."),
         on_bad_row: str = typer.Option("error", "--on-bad-row", help="error (stop, naming file and row) or skip (count it)."),
         judge: str = typer.Option("none", "--judge", help="none, or openai: an LLM judge for unparseable answers only."),
         judge_url: Optional[str] = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint (else $IVGR_JUDGE_BASE_URL)."),

@@ -13,6 +13,10 @@ Modes: textual (iVGR's default: reasoning without boxes), grounded (boxes in the
 printed in the original image's pixels), tool (grounded pass, then crops of the boxes and their \
 union fed back with the image for a final textual answer).
 
+A checkpoint written by ivgr (sft, train, demo) records its prompt style, box frame and pixel \
+budget (ivgr_inference.json, docs/models.md); they are used unless a flag says otherwise, with \
+one warning line where the flag differs from the record.
+
 Examples:
 
   ivgr infer --model ckpt/ --image street.jpg --question "What colour is the car on the left?"
@@ -34,14 +38,14 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("textual", "--mode", help="textual | grounded | tool."),
         save_vis: Optional[Path] = typer.Option(None, "--save-vis", help="Write the image with boxes (and crops) drawn."),
         max_new_tokens: int = typer.Option(1024, "--max-new-tokens", help="Generation budget per pass."),
-        min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Smart-resize lower bound."),
-        max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Smart-resize upper bound."),
+        min_pixels: Optional[int] = typer.Option(None, "--min-pixels", help="Smart-resize lower bound (default: the checkpoint's record, else its processor's)."),
+        max_pixels: Optional[int] = typer.Option(None, "--max-pixels", help="Smart-resize upper bound (default: the checkpoint's record, else its processor's)."),
         backend: str = typer.Option("hf", "--backend", help="hf or vllm."),
         temperature: float = typer.Option(0.0, "--temperature", help="0 = greedy."),
         crops: str = typer.Option("crops+union", "--crops", help="Tool mode: crops | union | crops+union."),
         crop_margin: float = typer.Option(0.1, "--crop-margin", help="Tool mode: margin, a fraction of the box size."),
         max_crops: int = typer.Option(4, "--max-crops", help="Tool mode: most local crops."),
-        prompt_style: str = typer.Option("standard", "--prompt-style", help="Stream prompt wording the model was trained with: standard | compact (ivgr demo models)."),
+        prompt_style: Optional[str] = typer.Option(None, "--prompt-style", help="Stream prompt wording: standard | compact (default: the checkpoint's record, else standard)."),
     ) -> None:
         from ivgr.errors import ConfigError, DataError
         from ivgr.inference import InferenceEngine, InferenceRequest, ToolOptions, draw_result, load_image
@@ -57,7 +61,8 @@ def register(app: typer.Typer) -> None:
                                  prompt_style=prompt_style)
         [res] = engine.run([InferenceRequest(image=img, question=question)], mode=mode)
         typer.secho(f"mode: {mode}   image: {res.image_size[0]}x{res.image_size[1]} -> model "
-                    f"{res.model_size[0]}x{res.model_size[1]} ({engine.frame} frame)", fg=typer.colors.CYAN)
+                    f"{res.model_size[0]}x{res.model_size[1]} ({engine.frame} frame, {engine.prompt_style} prompts)",
+                    fg=typer.colors.CYAN)
         if res.grounded_completion is not None:
             typer.echo(f"grounded pass:\n{res.grounded_completion}\n")
         typer.echo(f"reasoning:\n{res.reasoning if res.reasoning is not None else res.completion}\n")

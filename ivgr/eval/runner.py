@@ -53,7 +53,7 @@ class EvalSettings:
     on_bad_row: str = "error"  # "error" | "skip" (skips are counted in the results)
     tool: dict[str, Any] = field(default_factory=dict)  # ToolOptions fields (tool mode)
     jpeg_draft: bool = False  # decode JPEGs at reduced scale (textual/grounded modes)
-    prompt_style: str = "standard"  # ivgr.prompts style the model was trained with
+    prompt_style: str | None = None  # ivgr.prompts style; None = the checkpoint's record, else standard
     judge: Any = None  # a JudgeConfig, or None: no LLM fallback
 
 
@@ -121,7 +121,8 @@ def _generation_meta(settings: EvalSettings, engine: Any = None) -> dict[str, An
     tool = ToolOptions(**settings.tool) if engine is None else engine.tool
     meta["tool"] = asdict(tool) if settings.mode == "tool" else None
     if engine is not None:
-        meta.update(min_pixels=engine.min_pixels, max_pixels=engine.max_pixels, frame=engine.frame)
+        meta.update(min_pixels=engine.min_pixels, max_pixels=engine.max_pixels, frame=engine.frame,
+                    prompt_style=engine.prompt_style)
     return meta
 
 
@@ -280,7 +281,7 @@ def _results(benches: list[tuple[Benchmark, Path]], settings: EvalSettings, out:
         "max_pixels": meta.get("max_pixels", settings.max_pixels),
         "max_new_tokens": settings.max_new_tokens, "temperature": settings.temperature,
         "frame": meta.get("frame"), "tool": meta.get("tool"), "jpeg_draft": settings.jpeg_draft,
-        "prompt_style": settings.prompt_style, "limit": settings.limit,
+        "prompt_style": meta.get("prompt_style", settings.prompt_style), "limit": settings.limit,
         "profiles": settings.profiles, "default_profile": DEFAULT_PROFILE,
         "judge": getattr(settings.judge, "kind", None) if settings.judge is not None else None,
         "predictions": str(predictions_path(out)), "throughput": throughput, "benchmarks": {},

@@ -11,6 +11,10 @@ Modes (paper.md §5, DESIGN.md):
              the original image as a multi-image input to a textual pass (`tool_prompt`);
              with no predicted box, the textual pass runs alone.
 
+Prompt style, box frame and pixel budget default to what the checkpoint records
+(`ivgr.models.inference_record`, docs/models.md); an explicit argument wins, with one warning
+line where it differs from the record.
+
 Images are decoded one batch at a time and resized by the model's own smart-resize rule, so
 boxes in the `pixel` frame refer to exactly the image the model saw.
 """
@@ -56,7 +60,8 @@ class InferenceEngine:
                  max_pixels: int | None = None, max_new_tokens: int = 1024, temperature: float = 0.0,
                  batch_size: int = 4, device: str | None = None, dtype: str = "auto",
                  tool: ToolOptions | None = None, frame: str | None = None, trust_remote_code: bool = False,
-                 jpeg_draft: bool = False, prompt_style: str = "standard"):
+                 jpeg_draft: bool = False, prompt_style: str | None = None):
+        from ivgr.models.inference_record import prompt_version_warning, read_inference_record, resolve_settings
         from ivgr.prompts import check_prompt_style
 
         if batch_size < 1:
@@ -64,7 +69,18 @@ class InferenceEngine:
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model_path = str(model_path)
-        self.prompt_style = check_prompt_style(prompt_style)  # the style the model was trained with
+        # Settings left unset come from the checkpoint's record (ivgr_inference.json), so a model
+        # is prompted as it was trained; a stock checkpoint has none and keeps the defaults.
+        self.record = read_inference_record(model_path)
+        if prompt_style is not None:
+            check_prompt_style(prompt_style)
+        settings, mismatch = resolve_settings(self.record, {"prompt_style": prompt_style, "frame": frame,
+                                                            "min_pixels": min_pixels, "max_pixels": max_pixels})
+        for warning in (mismatch, prompt_version_warning(self.record)):
+            if warning:
+                log.warning("%s: %s", self.model_path, warning)
+        self.prompt_style = settings["prompt_style"] or "standard"  # the style the model was trained with
+        min_pixels, max_pixels, frame = settings["min_pixels"], settings["max_pixels"], settings["frame"]
         self.max_new_tokens = max_new_tokens
         # Deviation: greedy decoding (temperature 0) instead of the authors' near-greedy
         # validation sampling (temperature 0.01, top_p 0.01; reference-implementation.md §3.2),

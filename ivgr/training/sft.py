@@ -362,6 +362,18 @@ def _save_final(trainer, processor, cfg: SFTConfig, *, base_model: Path, stats: 
     return final
 
 
+def _inference_record(examples: list[SFTExample], processor, model_config):
+    """What `ivgr infer` needs to prompt this checkpoint as it was trained (read off the SFT prompts)."""
+    from ivgr.models import model_frame
+    from ivgr.models.inference_record import styles_of_prompts, training_record
+
+    style, frame = styles_of_prompts((ex.stream, ex.prompt) for ex in examples)
+    if style is None:
+        logger.warning("the SFT prompts are not all one ivgr prompt style; the checkpoint records none, so "
+                       "inference will use its default (standard) unless told --prompt-style")
+    return training_record("sft", prompt_style=style, frame=frame or model_frame(model_config), processor=processor)
+
+
 # Deviation: SFT runs on a plain HF Trainer with a completion-only loss; the authors' SFT framework
 # and hyper-parameters are unknown (paper.md §2.7; their data is LLaMA-Factory format). The
 # defaults are ordinary VLM SFT values; options learning_rate, num_train_epochs, max_length, ...
@@ -373,6 +385,7 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     """
     from transformers import Trainer
 
+    from ivgr.models.inference_record import record_callback, write_inference_record
     from ivgr.models.loader import load_model_and_processor
     from ivgr.training.callbacks import drop_hf_progress
 
@@ -397,6 +410,7 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
         logger.info("froze %d vision-tower parameters", _freeze_vision(model))
     if cfg.gradient_checkpointing:
         model.config.use_cache = False
+    record = _inference_record(examples, processor, model.config)
     # 3. dataset + collator
     dataset = SFTDataset(examples, processor, max_length=cfg.max_length,
                          answer_loss_weight=cfg.answer_loss_weight, box_loss_weight=cfg.box_loss_weight)
@@ -405,7 +419,7 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     # processing_class: the Trainer then saves the processor into every checkpoint (loadable alone).
     trainer_class = _weighted_trainer_class() if dataset.weighted else Trainer
     trainer = trainer_class(model=model, args=args, train_dataset=dataset, data_collator=collator,
-                      processing_class=processor, callbacks=list(callbacks or []))
+                      processing_class=processor, callbacks=[*(callbacks or []), record_callback(record)])
     drop_hf_progress(trainer, callbacks)
     # 5. train
     result = trainer.train()
@@ -416,6 +430,8 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
              "train_loss": result.training_loss, "truncated": dataset.truncated,
              "wall_s": round(time.monotonic() - started, 2)}
     final = _save_final(trainer, processor, cfg, base_model=base, stats=stats)
+    if trainer.is_world_process_zero():
+        write_inference_record(final, record)
     logger.info("SFT done in %.1fs: %s", stats["wall_s"], final)
     return final
 

@@ -58,6 +58,7 @@ def train(
         callbacks: extra `TrainerCallback`s (the CLI adds a rich progress bar).
         sink: receives one summary line per logged step.
     """
+    from ivgr.models.inference_record import record_callback, training_record, write_inference_record
     from ivgr.training.callbacks import MetricsHistory, drop_hf_progress
     from ivgr.training.trainer import IvgrGRPOTrainer, write_run_files
 
@@ -69,6 +70,7 @@ def train(
     checkpoint = resolve_resume(cfg, resume)
     archive = load_archive(cfg, checkpoint)
     scorer = build_scorer(cfg, archive)
+    record = training_record("train", prompt_style=cfg.prompt_style, frame=frame, processor=processor)
 
     history = MetricsHistory(sink=sink)
     trainer = IvgrGRPOTrainer(
@@ -76,7 +78,7 @@ def train(
         args=cfg,
         train_dataset=dataset,
         processing_class=processor,
-        callbacks=[history, *callbacks],
+        callbacks=[history, record_callback(record), *callbacks],
         scorer=scorer,
         archive=archive,
         paired_ratio=cfg.paired_ratio,
@@ -92,6 +94,7 @@ def train(
         if trainer.accelerator.is_main_process:
             processor.save_pretrained(str(final))
             write_run_files(final, archive=archive, resolved_config=trainer.resolved_config)
+            write_inference_record(final, record)
         trainer.accelerator.wait_for_everyone()
     finally:
         trainer.close()
