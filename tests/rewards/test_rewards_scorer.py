@@ -24,9 +24,11 @@ class FakeJudge:
     """Accuracy: case-insensitive equality. Consistency: 1.0 if the candidate's words are in the
     reference, else 0.3. Records every call and the peak number of calls in flight."""
 
-    def __init__(self, *, fail_accuracy: bool = False, consistency_score: float | None = None, delay: float = 0.0):
+    def __init__(self, *, fail_accuracy: bool = False, fail_consistency: bool = False,
+                 consistency_score: float | None = None, delay: float = 0.0):
         self.calls: list[tuple[str, dict]] = []
         self.fail_accuracy = fail_accuracy
+        self.fail_consistency = fail_consistency
         self.consistency_score = consistency_score
         self.delay = delay
         self.in_flight = 0
@@ -48,6 +50,8 @@ class FakeJudge:
     async def consistency(self, *, question: str, reference: str, candidate: str) -> FakeVerdict:
         self.calls.append(("consistency", {"question": question, "reference": reference, "candidate": candidate}))
         await self._enter()
+        if self.fail_consistency:
+            raise ConnectionError("judge endpoint down")
         if self.consistency_score is not None:
             return FakeVerdict(self.consistency_score)
         ok = set(candidate.lower().split()) <= set(reference.lower().split())
@@ -181,6 +185,33 @@ def test_failing_judge_gives_fallback_and_counts_errors_without_raising():
     assert [s.judge_errors for s in scores] == [1, 1]
     assert len(archive) == 0  # accuracy 0 from a fallback never makes a reference
     assert scorer.metrics(scores)["judge/errors"] == 2.0
+
+
+def test_each_failing_term_gets_its_own_configured_fallback():
+    scorer, _, _ = make(FakeJudge(fail_consistency=True), consistency_fallback=0.7, accuracy_fallback=0.2)
+    scorer.score_batch([grounded("q", "red", "[0,0,10,10]")], step=0)
+    [t] = scorer.score_batch([textual("q")], step=1)
+    assert (t.accuracy, t.consistency, t.judge_errors) == (1.0, 0.7, 1)
+    scorer, _, _ = make(FakeJudge(fail_accuracy=True), consistency_fallback=0.7, accuracy_fallback=0.2)
+    [s] = scorer.score_batch([Rollout("m", "single", "Q", "red", "<think>t</think><answer>red</answer>")], step=0)
+    assert (s.accuracy, s.judge_errors) == (0.2, 1)
+
+
+@pytest.mark.parametrize(("zero_iou", "box_iou"), [(False, 1.0), (True, 0.0)])
+def test_duplicate_boxes_zero_box_iou_only_when_configured(zero_iou, box_iou):
+    scorer, _, _ = make(box_duplicates_zero_iou=zero_iou)
+    completion = "<think>the cup <box>[0,0,10,10]</box> again <box>[0,0,10,10]</box></think><answer>red</answer>"
+    [s] = scorer.score_batch([Rollout("q", "grounded", "Q", "red", completion, [(0, 0, 10, 10)])], step=0)
+    assert (s.box_valid, s.box_iou) == (0.0, box_iou)  # duplicates always cost box_valid
+
+
+@pytest.mark.parametrize(("mode", "judged_answer"), [("tags", "1 / 2"), ("authors", "1/2")])
+def test_normalize_mode_decides_what_the_judge_reads(mode, judged_answer):
+    scorer, judge, _ = make(normalize_mode=mode)
+    row = Rollout("m", "single", "Half?", "1/2", "<think> a / b </think>\n<answer> 1 / 2 </answer>")
+    [s] = scorer.score_batch([row], step=0)
+    assert judge.calls[0][1]["answer"] == judged_answer
+    assert s.accuracy == float(judged_answer == "1/2") and s.format == 1.0
 
 
 def test_out_of_range_judge_score_is_an_error_with_fallback():
