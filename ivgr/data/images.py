@@ -4,7 +4,8 @@ Pillow's `convert("RGB")` clips the values of high-bit-depth and float modes at 
 PNG holding 0..65535 comes out almost all white, and a float image in 0..1 almost all black.
 `to_rgb` scales those modes into 0..255 instead (`scaled_range` says how); every other mode
 goes through Pillow's own converter, as the authors' `convert("RGB")` did (github
-Visual-AI/iVGR, `process_image`), so RGBA/LA drop their alpha and CMYK is converted naively.
+Visual-AI/iVGR, verl/utils/dataset.py `process_image`), so RGBA/LA drop their alpha and CMYK
+is converted naively.
 
 | mode                          | to 8-bit RGB                                                  |
 |-------------------------------|---------------------------------------------------------------|
@@ -12,7 +13,7 @@ Visual-AI/iVGR, `process_image`), so RGBA/LA drop their alpha and CMYK is conver
 | I;16, I;16L, I;16B, I;16N     | v * 255 / 65535, rounded                                      |
 | I, F                          | (v - lo) * 255 / (hi - lo), rounded; [lo, hi] from scaled_range |
 | P with transparency           | via RGBA (no Pillow warning; same pixels as P -> RGB)          |
-| LAB                           | CIE L*a*b* -> sRGB with littlecms (Pillow's convert copies bands) |
+| LAB                           | CIE L*a*b* -> sRGB with littlecms (Pillow's convert gives wrong colours) |
 | La (premultiplied)            | via LA (Pillow has no La -> RGB)                              |
 | anything else (1, L, P, LA, RGBA, CMYK, YCbCr, HSV, ...) | Pillow's `convert("RGB")`          |
 
@@ -134,6 +135,8 @@ def to_rgb(img: Any) -> tuple[Any, str | None]:
     if key is None:
         return img, None
     if img.mode in SCALED_MODES:
+        # Deviation: 16-bit and float images are scaled into 0..255; the authors' convert("RGB")
+        # clipped them at 255 (a 16-bit PNG came out white); option none.
         return _scaled_to_l(img).convert("RGB"), key
     try:
         if key == "P+transparency":

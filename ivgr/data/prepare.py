@@ -47,7 +47,7 @@ from ivgr.errors import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
-JPEG_QUALITY = 95  # as the authors' offline resize script (reference-implementation.md §8.4)
+JPEG_QUALITY = 95  # as the authors' offline resize script (github Visual-AI/iVGR, process_images.py)
 # Recorded in the settings, so a change of what prepare writes for the same input (a check, an
 # image conversion) makes an older output out of date. 2: full decode and scaled 16-bit/float.
 RULES_VERSION = 2
@@ -114,7 +114,7 @@ class PrepareSummary:
 
 # Deviation: images are resized with the same smart-resize rule (28-aligned) that the boxes
 # are converted with, in one step; the authors' offline resize script was not 28-aligned and
-# left box annotations untouched (reference-implementation.md §8.4); option resize_images
+# left box annotations untouched (the authors' process_images.py); option resize_images
 # (--no-resize-images records the size only).
 class _ImageStore:
     """The image task of prepare: decode (the row check's decode), resize, encode, write.
@@ -190,7 +190,7 @@ def _resized_bytes(ref: ImageRef, decoded: Decoded, size: tuple[int, int]) -> by
         return ref.read_bytes()
     # Deviation: convert to RGB *before* resizing, so palette/1-bit images are resized with
     # bicubic filtering rather than PIL's nearest-neighbour default for those modes
-    # (the authors resized first, reference-implementation.md §2.4 step 3); option none.
+    # (the authors resized first, verl/utils/dataset.py `process_image`); option none.
     rgb = decoded.rgb
     out = rgb.resize(size, Image.Resampling.BICUBIC) if rgb.size != tuple(size) else rgb
     return _encoded(out, "JPEG" if decoded.fmt == "JPEG" else "PNG")

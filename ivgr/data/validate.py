@@ -55,7 +55,7 @@ EXAMPLES_PER_PROBLEM = 5
 _IMAGE_CACHE_SIZE = 4096  # shared images are checked once; bounded so memory stays flat
 NORM1000 = 1000.0
 
-# The authors' lists (reference-implementation.md §2.2 step 4): treevgr rows become grounded +
+# The authors' lists (github Visual-AI/iVGR, verl/utils/dataset.py, `RLHFDataset.__init__`): treevgr rows become grounded +
 # textual pairs, these nine sources single-stream rows.
 PAIRED_SOURCES: tuple[str, ...] = ("treevgr",)
 SINGLE_SOURCES: tuple[str, ...] = (
@@ -179,7 +179,7 @@ def convert_box(box: Box, *, orig: tuple[int, int], new: tuple[int, int], frame:
     """Original-image pixel box -> the model's frame, clipped to the image.
 
     pixel:    x' = round(x * W'/W), y' = round(y * H'/H)  (Python round, as the authors;
-              reference-implementation.md §2.4 step 4), then clipped to [0, W'] x [0, H'].
+              github Visual-AI/iVGR, verl/utils/dataset.py `process_target_boxes`), then clipped to [0, W'] x [0, H'].
     norm1000: x' = x / W * 1000, y' = y / H * 1000 (exact, not rounded), clipped to [0, 1000].
     `orig` = (W, H) of the original image, `new` = (W', H') the model sees.
 
@@ -328,7 +328,7 @@ class RowChecker:
         value = raw.data.get(columns["image"]) if columns["image"] else None
         # Deviation: boxes are converted with the size of the *same* image they annotate (the
         # first); the authors mixed image 0's resized size with the last image's original size
-        # on multi-image rows (reference-implementation.md §2.4 step 4); option none.
+        # on multi-image rows (verl/utils/dataset.py `process_target_boxes`); option none.
         if isinstance(value, (list, tuple)) and len(value) > 1:
             row.warnings.append(Issue("extra_images", f"{len(value)} images; using the first"))
         try:

@@ -7,7 +7,10 @@ import importlib
 
 import pytest
 
-MODULES = ["ivgr.data.schema", "ivgr.data.adapters", "ivgr.data.prepare", "ivgr.data.sft_build"]
+MODULES = [
+    "ivgr.data.schema", "ivgr.data.adapters", "ivgr.data.prepare", "ivgr.data.sft_build", "ivgr.data.validate",
+    "ivgr.data.images",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -202,3 +202,35 @@ def test_generated_sample_id_is_the_hash_of_image_bytes_and_question(tmp_path):
     prepare(open_source(good_dataset(tmp_path)), tmp_path / "out")
     first = read_prepared(tmp_path / "out")[0]
     assert first.sample_id == make_sample_id((tmp_path / "images" / "scene.png").read_bytes(), "Where is object 0?")
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_every_run_removes_staging_folders_of_dead_processes_even_with_nothing_to_do(tmp_path):
+    path = good_dataset(tmp_path)
+    out = tmp_path / "out"
+    prepare(open_source(path), out)
+    # a killed `--force` rebuild: its staging copy of the dataset, and a swapped-out old copy
+    dead = tmp_path / f"out.partial-{_dead_pid()}"
+    (dead / "images").mkdir(parents=True)
+    (dead / "images" / "big.png").write_bytes(b"\0" * 4096)
+    old = tmp_path / f"out.old-{_dead_pid()}"
+    old.mkdir()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        live = tmp_path / f"out.partial-{running.pid}"  # another run still writing: left alone
+        live.mkdir()
+        cmd = [sys.executable, "-m", "ivgr.cli", "data", "prepare", str(path), "--out", str(out)]
+        rerun = subprocess.run(cmd, capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr
+        assert "nothing to do" in rerun.stdout
+        assert not dead.exists() and not old.exists()
+        assert live.is_dir() and len(read_prepared(out)) == 5
+    finally:
+        running.kill()
+        running.wait()
