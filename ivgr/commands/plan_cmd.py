@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
         gpus: int = typer.Option(..., "--gpus", help="GPUs that train (all nodes together)."),
         gpu_memory_gib: float = typer.Option(..., "--gpu-memory-gib", help="Memory of one GPU in GiB (80 for an 80 GB card)."),
         recipe: Optional[Path] = typer.Option(None, "--recipe", help="Training recipe YAML (default: TRL/ivgr defaults)."),
-        engine: str = typer.Option("zero3", "--engine", help="Sharding engine: zero3 (DeepSpeed ZeRO-3) or fsdp2."),
+        engine: str = typer.Option(
+            "zero3", "--engine", help="zero3 (DeepSpeed ZeRO-3), fsdp2, or ddp (a full replica per GPU, also one GPU)."
+        ),
         prompt_tokens: int = typer.Option(256, "--prompt-tokens", help="Text tokens of a prompt, image excluded."),
         image_pixels: Optional[int] = typer.Option(
             None, "--image-pixels", help="Pixels of an image (default: the recipe's max_pixels, the worst case)."
@@ -74,7 +76,8 @@ def format_plan(p: dict[str, Any]) -> str:
     ]
     estimated = {"activations", "generation", "overhead"}
     for key in ("weights", "gradients", "optimizer", "reference", "activations", "vllm", "generation", "overhead"):
-        tag = "  estimate" if key in estimated else ("  incl. estimated gather working set" if key == "weights" else "")
+        gathers = key == "weights" and p["engine"] != "ddp"
+        tag = "  estimate" if key in estimated else ("  incl. estimated gather working set" if gathers else "")
         lines.append(f"  {key:<12}{gib[key]:>9.2f}{tag}")
     lines.append(f"  {'total':<12}{gib['total']:>9.2f}  (resident terms + the {p['peak_phase']} phase)")
     verdict = "FITS" if p["fits"] else "DOES NOT FIT"

@@ -17,7 +17,7 @@ from ivgr.errors import ConfigError
 from ivgr.plan.models import ModelShape
 
 GIB = 2**30
-ENGINES = ("zero3", "fsdp2")
+ENGINES = ("zero3", "fsdp2", "ddp")  # ddp: a full replica per GPU (also one GPU, no launcher)
 ESTIMATED_TERMS = ("activations", "generation", "overhead", "weights (gather working set)")
 # TRL's fused LM head (trl/kernels/chunked_logprob.py) projects [4096 tokens, 32768 vocab] tiles.
 FUSED_HEAD_TOKENS = 4096
@@ -38,6 +38,7 @@ class RecipeSettings:
     num_generations: int = 8
     max_completion_length: int = 512
     max_pixels: int | None = None
+    model_dtype: str = "auto"  # ivgr: weights dtype at load; auto = the checkpoint's (bf16 for Qwen-VL)
     beta: float = 0.0  # > 0 keeps a reference model
     activation_checkpointing: bool = True  # ivgr maps TRL's gradient_checkpointing (default on)
     freeze_vision_tower: bool = False
@@ -206,7 +207,16 @@ def plan_memory(shape: ModelShape, parameters: int, settings: RecipeSettings, *,
     frozen = parameters - trainable
     unit = _largest_unit(shape)
     notes: list[str] = []
-    if engine == "zero3":
+    if engine == "ddp":
+        # Plain PyTorch (one GPU or DDP): a full replica in the load dtype; AdamW's m, v in that
+        # dtype too, so bf16 weights keep no fp32 master copy.
+        b = 4 if settings.model_dtype == "float32" else 2
+        weights = b * parameters
+        gradients = b * trainable
+        optimizer = 2 * b * trainable
+        reference = b * parameters if settings.beta > 0 else 0.0
+        reference_phase = 0.0
+    elif engine == "zero3":
         # DeepSpeed ZeRO-3, bf16: bf16 weights and gradients sharded; fp32 master + Adam m, v sharded.
         weights = 2 * parameters / n + 2 * 2 * unit  # + the gathered current and prefetched unit
         gradients = 2 * trainable / n
@@ -239,10 +249,11 @@ def plan_memory(shape: ModelShape, parameters: int, settings: RecipeSettings, *,
     elif settings.use_vllm:
         notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
     else:
-        # HF generate: the full bf16 policy is gathered, plus the KV cache of the whole local generation batch.
+        # HF generate: the KV cache of the whole local generation batch, plus (sharded engines) the
+        # full bf16 policy gathered for generation.
         rows = settings.per_device_train_batch_size * settings.generation_steps
         kv = rows * lengths.sequence * shape.num_layers * 2 * shape.num_kv_heads * shape.head_dim * 2
-        generation = 2 * parameters + kv
+        generation = kv + (0 if engine == "ddp" else 2 * parameters)
     overhead = OVERHEAD_GIB * GIB
     resident = weights + gradients + optimizer + reference + overhead + (vllm if vllm_resident else 0.0)
     phases = {"update": activations, "generation": generation + (0.0 if vllm_resident else vllm),
