@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	@# Without a GPU, install the local CPU build of torch first so no CUDA wheels are pulled.
 	if ! command -v nvidia-smi >/dev/null 2>&1; then $(PIP) install -q torch==2.13.0; fi
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,ui]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -21,7 +21,7 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/ivgr demo --out $(DEMO_OUT)
 
-# The browser test renders the demo report in Debian's headless Chromium.
+# The browser tests (demo report, `ivgr ui` page) run Debian's headless Chromium.
 test: install
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(VENV)/bin/pytest -q

@@ -9,6 +9,6 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_NAMES = ["demo", "score", "train", "sft", "data", "infer", "eval", "plan"]
+_NAMES = ["demo", "score", "train", "sft", "data", "infer", "eval", "ui", "plan"]
 
 COMMAND_MODULES: list[ModuleType] = [importlib.import_module(f"ivgr.commands.{name}_cmd") for name in _NAMES]

@@ -23,6 +23,8 @@ import torch
 from trl import GRPOTrainer
 
 from ivgr.fileio import atomic_write_text
+from ivgr.rewards.scorer import TERMS
+from ivgr.training.judge_breaker import BreakerSettings, JudgeCircuitBreaker, save_checkpoint_now
 from ivgr.training.rewards import BatchRewarder, build_rollouts
 from ivgr.training.sampler import PairedStreamSampler, StreamIndex, check_alignment
 
@@ -71,6 +73,7 @@ class IvgrGRPOTrainer(GRPOTrainer):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("reward_funcs", [ivgr_total])
+        block_vision_tokens(kwargs.get("args"), kwargs.get("model"))
         self.archive = archive
         self.paired_ratio = paired_ratio
         self.resolved_config = resolved_config or {}
@@ -82,6 +85,9 @@ class IvgrGRPOTrainer(GRPOTrainer):
             archive_persistent=archive_persistent,
         )
         self.scorer = scorer
+        # Deviation: a step whose judge mostly failed is retried, then checkpointed and stopped, never
+        # trained on (the authors train on whatever the judge returned); option judge_max_failed_share.
+        self.judge_breaker = JudgeCircuitBreaker(BreakerSettings.from_config(self.args))
 
     # ------------------------------------------------------------------ sampler
     def _stream_index(self, dataset) -> StreamIndex:
@@ -126,11 +132,15 @@ class IvgrGRPOTrainer(GRPOTrainer):
 
         step = int(self.state.global_step)
         rollouts = build_rollouts(inputs, completions, step=step)
-        totals, stats, scores = self.rewarder.score(rollouts, step=step)
+        totals, stats, scores = self.judge_breaker.score(
+            self.rewarder, rollouts, step=step, save_checkpoint=lambda: save_checkpoint_now(self)
+        )
         if self.log_completions:  # extra columns of TRL's completions table (local rows, gathered by TRL)
             self._log_completion_extra("stream", [r.stream for r in rollouts])
             self._log_completion_extra("sample_id", [r.sample_id for r in rollouts])
             self._log_completion_extra("reference", [s.reference or "" for s in scores])
+            for term in TERMS:  # per-term rewards, read by `ivgr ui`'s Run tab; None = does not apply
+                self._log_completion_extra(term, [getattr(s, term) for s in scores])
         mode = "train" if self.model.training else "eval"
         for name, value in stats.means().items():
             self._metrics[mode][name].append(value)
@@ -184,6 +194,32 @@ class IvgrGRPOTrainer(GRPOTrainer):
         self.rewarder.close()
 
 
+def block_vision_tokens(args: Any, model: Any) -> None:
+    """Add the model's vision placeholder ids to `args.generation_kwargs` (in place), before TRL reads it.
+
+    TRL 1.16 suppresses only `<|image_pad|>`, only in HF generate, and drops even that when the user
+    sets `suppress_tokens`; its vLLM path blocks nothing. A sampled placeholder kills the run in the
+    log-prob forward ("Image features and image tokens do not match").
+    """
+    # Deviation: video pad and vision start/end are blocked as well, and HF generate suppresses them
+    # outright (the authors bias only <|image_pad|>, by -100, in vLLM: github Visual-AI/iVGR,
+    # verl/workers/rollout/vllm_rollout_spmd.py); option block_vision_tokens.
+    if args is None or not getattr(args, "block_vision_tokens", False) or model is None:
+        return
+    from ivgr.models.tokens import vision_placeholder_ids
+    from ivgr.training.generation import block_tokens
+
+    if isinstance(model, (str, Path)):
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(model)
+    else:
+        config = model.config
+    ids = vision_placeholder_ids(config)
+    args.generation_kwargs = block_tokens(args.generation_kwargs, ids, use_vllm=bool(args.use_vllm))
+    logger.info("rollouts never sample the vision placeholder ids %s", list(ids))
+
+
 def write_run_files(out: Path, *, archive: Any, resolved_config: dict) -> None:
     """archive.json + config.yaml + ivgr.json into a checkpoint or final model directory."""
     import yaml
@@ -230,4 +266,4 @@ def find_resumable_checkpoint(output_dir: str | Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-__all__ = ["IvgrGRPOTrainer", "find_resumable_checkpoint", "ivgr_total", "write_run_files"]
+__all__ = ["IvgrGRPOTrainer", "block_vision_tokens", "find_resumable_checkpoint", "ivgr_total", "write_run_files"]
