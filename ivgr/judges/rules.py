@@ -40,11 +40,16 @@ authors' rubric (§4.7): contradiction -> 0.0; extra AND missing -> 0.3; one -> 
     noun-like word in its clause ("a red car"), else the previous one ("the car is red");
     a count is a number directly before a noun ("three cups", "2 cups"); a position word
     belongs to the first noun-like word of its clause ("the cup is on the left").
+  * shape words that are also nouns (circle, square, triangle, diamond, star, ...) name the
+    object when no noun follows them ("the square is red" is about a square; "a square
+    table" is about a table). After a copula they describe the subject ("the red object is a
+    square"), and a generic subject (object, shape, item) with such a shape is renamed to it,
+    so "the red object is a square" and "the square is red" state the same facts.
   * contradiction: some (object, category) has values in both texts and the value sets are
     disjoint ("red car" vs "blue car", "3 cups" vs "2 cups", left vs right).
-  * content words: lower-cased, crudely singularised words that are not stop words,
-    reasoning words ("therefore", "answer", "image"), attribute values, numbers, or words
-    of the question (restating the question describes nothing).
+  * content words: lower-cased, crudely singularised head nouns that are not stop words,
+    reasoning words ("therefore", "answer", "image"), generic nouns ("object"), attribute
+    values, numbers, or words of the question (restating the question describes nothing).
   * missing: a reference fact absent from the candidate, or more than `word_tolerance`
     (default 20%) of the reference's content words absent from the candidate; extra: the
     same in the other direction. An empty candidate scores 0.0. Only the first 50 000
@@ -110,7 +115,15 @@ SIZES = {
 SHAPES = {
     "round": "round", "circular": "round", "square": "square", "rectangular": "rectangular",
     "triangular": "triangular", "oval": "oval", "cylindrical": "cylindrical", "spherical": "spherical",
+    "circle": "round", "triangle": "triangular", "rectangle": "rectangular", "diamond": "diamond",
+    "star": "star", "hexagon": "hexagonal", "hexagonal": "hexagonal", "cross": "cross", "ring": "ring",
 }
+# Shape words that are also nouns: the name of the object when no noun follows them.
+SHAPE_NOUNS = frozenset({"circle", "square", "triangle", "rectangle", "diamond", "star", "hexagon", "oval",
+                         "cross", "ring"})
+# Nouns that say nothing about what the object is: a shape predicate names it instead.
+GENERIC_NOUNS = frozenset({"object", "shape", "item", "figure", "thing"})
+COPULAS = frozenset({"is", "are", "was", "were", "be", "being", "looks", "seems"})
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
@@ -590,17 +603,65 @@ def _noun_like(tok: str) -> bool:
     )
 
 
-def _attribute_object(toks: list[str], i: int) -> str | None:
-    """Object of an adjective: the next noun-like word, else the previous one, in the clause."""
-    for tok in toks[i + 1 :]:
-        if _noun_like(tok):
-            return singular(tok)
-        if tok in STOPWORDS and tok not in ARTICLES and tok not in {"and", "or"}:
+def _head_nouns(toks: list[str]) -> list[bool]:
+    """Which tokens of a clause name an object: noun-like words, and shape nouns used as nouns.
+
+    A shape noun is an adjective when a noun follows it ("square table"), and a predicate when
+    a copula precedes it ("... is a square"); otherwise it names the object ("the square").
+    """
+    heads = [_noun_like(t) for t in toks]
+    for i, tok in enumerate(toks):
+        if tok in SHAPE_NOUNS:
+            modifies_next = i + 1 < len(toks) and heads[i + 1]
+            predicate = i > 0 and toks[i - 1] in COPULAS
+            heads[i] = not modifies_next and not predicate
+    return heads
+
+
+def _attribute_object(toks: list[str], heads: list[bool], i: int) -> str | None:
+    """Object of an adjective: the next head noun, else the previous one, in the clause."""
+    for j in range(i + 1, len(toks)):
+        if heads[j]:
+            return singular(toks[j])
+        if toks[j] in STOPWORDS and toks[j] not in ARTICLES and toks[j] not in {"and", "or"}:
             break  # "red and the car" / "red is ..." -> not attributive
-    for tok in reversed(toks[:i]):
-        if _noun_like(tok):
-            return singular(tok)
+    for j in range(i - 1, -1, -1):
+        if heads[j]:
+            return singular(toks[j])
     return None
+
+
+def _clause(toks: list[str]) -> tuple[set[Fact], set[str]]:
+    """Facts and head nouns (singular) of one clause of article-free tokens."""
+    heads = _head_nouns(toks)
+    facts: set[Fact] = set()
+    subject = next((singular(t) for t, head in zip(toks, heads) if head), None)
+    for i, tok in enumerate(toks):
+        category = _vocabulary_of(tok)
+        if category in ("colour", "size", "shape") and not heads[i]:
+            obj = _attribute_object(toks, heads, i)
+            if obj:
+                facts.add((obj, category, ATTRIBUTE_CATEGORIES[category][tok]))
+        elif category == "position" and subject:
+            facts.add((subject, "position", POSITIONS[tok]))
+        elif category == "number":
+            value = parse_number(tok)
+            nxt = next((j for j in range(i + 1, len(toks))
+                        if _vocabulary_of(toks[j]) not in ("colour", "size", "shape") or heads[j]), None)
+            if value is not None and nxt is not None and heads[nxt] and tok != "one":
+                facts.add((singular(toks[nxt]), "count", f"{value:g}"))
+    # "the red object is a square": the generic subject is the square.
+    names = {obj: next(t for t in SHAPE_NOUNS if SHAPES[t] == val)
+             for obj, cat, val in facts if cat == "shape" and obj in GENERIC_NOUNS}
+    facts = {(names.get(obj, obj), cat, val) for obj, cat, val in facts if not (obj in names and cat == "shape")}
+    words = {names.get(w, w) for w in (singular(t) for t, head in zip(toks, heads) if head)}
+    return facts, words - GENERIC_NOUNS
+
+
+def _clauses(text: str) -> list[list[str]]:
+    """Article-free tokens of each clause, after boxes and tags are removed."""
+    return [[t for t in _TOKEN.findall(clause.replace("-", " ")) if t not in ARTICLES]
+            for clause in _CLAUSE_SPLIT.split(normalize_text(strip_boxes_text(text)))]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -616,30 +677,12 @@ def extract_facts(text: str) -> set[Fact]:
     >>> sorted(extract_facts("There are two red cups on the left."))
     [('cup', 'colour', 'red'), ('cup', 'count', '2'), ('cup', 'position', 'left')]
     """
-    facts: set[Fact] = set()
-    for clause in _CLAUSE_SPLIT.split(normalize_text(strip_boxes_text(text))):
-        toks = [t for t in _TOKEN.findall(clause.replace("-", " ")) if t not in ARTICLES]
-        subject = next((singular(t) for t in toks if _noun_like(t)), None)
-        for i, tok in enumerate(toks):
-            category = _vocabulary_of(tok)
-            if category in ("colour", "size", "shape"):
-                obj = _attribute_object(toks, i)
-                if obj:
-                    facts.add((obj, category, ATTRIBUTE_CATEGORIES[category][tok]))
-            elif category == "position" and subject:
-                facts.add((subject, "position", POSITIONS[tok]))
-            elif category == "number":
-                value = parse_number(tok)
-                nxt = next((t for t in toks[i + 1 :] if _vocabulary_of(t) not in ("colour", "size", "shape")), None)
-                if value is not None and nxt and _noun_like(nxt) and tok != "one":
-                    facts.add((singular(nxt), "count", f"{value:g}"))
-    return facts
+    return set().union(*(_clause(toks)[0] for toks in _clauses(text)))
 
 
 def content_words(text: str, *, ignore: frozenset[str] = frozenset()) -> set[str]:
     """Descriptive words: not stop/reasoning words, attribute values, numbers, or `ignore`."""
-    toks = _TOKEN.findall(normalize_text(strip_boxes_text(text)))
-    return {singular(t) for t in toks if _noun_like(t)} - ignore
+    return set().union(*(_clause(toks)[1] for toks in _clauses(text))) - ignore
 
 
 def compare_reasoning(
