@@ -141,3 +141,9 @@ def test_a_wrongly_typed_recipe_value_is_a_config_error(tmp_path):
     recipe.write_text("num_generations: many\n")
     with pytest.raises(ConfigError, match="num_generations must be an integer"):
         read_recipe_settings(recipe)
+
+
+def test_plan_help_shows_examples():
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "plan", "--help"], capture_output=True, text=True,
+                          check=True)
+    assert "Examples:" in proc.stdout and "--gpu-memory-gib" in proc.stdout
