@@ -90,6 +90,12 @@ class IvgrTrainConfig(GRPOConfig):
     freeze_vision_tower: bool = field(
         default=False, metadata={"help": "Freeze the ViT (the authors train it: false)."}
     )
+    block_vision_tokens: bool = field(
+        default=True,
+        metadata={"help": "Never sample the model's vision placeholder tokens (image/video pad, vision start/end) in "
+                          "rollouts, HF generate and vLLM alike: one sampled <|image_pad|> makes the log-prob forward "
+                          "fail. The authors bias <|image_pad|> by -100 in vLLM."},
+    )
     report_to: None | str | list[str] = field(
         default_factory=lambda: ["tensorboard"],
         metadata={"help": "Loggers; TensorBoard by default (local files, no external service); 'none' to disable."},

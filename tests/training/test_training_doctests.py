@@ -10,7 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "name",
-    ["ivgr.training.sampler", "ivgr.training.config", "ivgr.training.callbacks", "ivgr.training.rewards", "ivgr.overrides"],
+    ["ivgr.training.sampler", "ivgr.training.config", "ivgr.training.callbacks", "ivgr.training.rewards", "ivgr.overrides",
+     "ivgr.training.generation", "ivgr.models.tokens"],
 )
 def test_docstring_examples_hold(name):
     result = doctest.testmod(importlib.import_module(name))
