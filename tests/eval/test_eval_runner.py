@@ -20,7 +20,7 @@ ROWS = [{"category": "direct_attributes", "question": f"Q{i}?", "options": ["a",
 class FakeEngine:
     """Answers "A" to everything and remembers which requests it saw."""
 
-    min_pixels, max_pixels, frame = 3136, 50176, "pixel"
+    min_pixels, max_pixels, frame, prompt_style = 3136, 50176, "pixel", None
 
     def __init__(self):
         self.tool = ToolOptions()
@@ -73,6 +73,30 @@ def test_a_corrupt_complete_predictions_line_names_the_file_and_the_line(tmp_pat
     pred.write_text('{"benchmark": "vstar", "item_id": "0"}\n\n' + bad + "\n")
     with pytest.raises(DataError, match=f"results.predictions.jsonl:3: {re.escape(what)}.*delete the line or the file"):
         read_predictions(pred)
+
+
+class DraftEngine(FakeEngine):
+    """A FakeEngine whose `draft_fit` asks, like InferenceEngine's, for JPEGs decoded to fit 16x12."""
+
+    def __init__(self, jpeg_draft: bool):
+        super().__init__()
+        self.jpeg_draft = jpeg_draft
+        self.decoded: list[tuple[int, int]] = []
+
+    def draft_fit(self, mode):
+        return (lambda size: (16, 12)) if self.jpeg_draft else None
+
+    def run(self, reqs, *, mode):
+        self.decoded += [r.image.size for r in reqs]
+        return super().run(reqs, mode=mode)
+
+
+@pytest.mark.parametrize(("jpeg_draft", "decoded"), [(False, (64, 48)), (True, (16, 12))])
+def test_the_runner_decodes_at_the_engines_draft_size(tmp_path, jpeg_draft, decoded):
+    write_vstar(tmp_path / "v", ROWS)  # 64x48 JPEGs
+    engine = DraftEngine(jpeg_draft)
+    run_eval([("vstar", tmp_path / "v")], settings(limit=2, jpeg_draft=jpeg_draft), tmp_path / "r.json", engine=engine)
+    assert engine.decoded == [decoded, decoded]
 
 
 def test_resuming_with_other_generation_settings_is_refused(tmp_path):

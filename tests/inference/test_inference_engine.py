@@ -114,15 +114,26 @@ def test_jpeg_draft_decodes_smaller_but_keeps_model_size_and_original_box_frame(
     path = tmp_path / "big.jpg"
     Image.new("RGB", (2400, 1600), (120, 30, 200)).save(path, quality=90)
     loader = file_loader(path, where=str(path))
-    assert loader(fit=engine.target_size).size < (2400, 1600)  # decoded at a reduced scale
-    assert loader(fit=engine.target_size).info[ORIGINAL_SIZE] == (2400, 1600)
+    decoded, model_inputs = [], []
 
-    monkeypatch.setattr(engine.backend, "generate", lambda batch, **kw: ["<think><box>[28,28,56,56]</box></think>"] * len(batch))
-    [plain] = engine.run([InferenceRequest(loader, "Q?")], mode="grounded")
+    def recording_loader(fit=None):  # what the engine really decoded, not what the fake backend says
+        img = loader(fit=fit)
+        decoded.append((img.size, img.info.get(ORIGINAL_SIZE)))
+        return img
+
+    def fake(batch, **kw):
+        model_inputs.extend(img.size for _, imgs in batch for img in imgs)
+        return ["<think><box>[28,28,56,56]</box></think>"] * len(batch)
+
+    monkeypatch.setattr(engine.backend, "generate", fake)
+    [plain] = engine.run([InferenceRequest(recording_loader, "Q?")], mode="grounded")
     monkeypatch.setattr(engine, "jpeg_draft", True)
-    [fast] = engine.run([InferenceRequest(loader, "Q?")], mode="grounded")
-    assert fast.model_size == plain.model_size and fast.image_size == plain.image_size == (2400, 1600)
-    assert fast.boxes == plain.boxes
+    [fast] = engine.run([InferenceRequest(recording_loader, "Q?")], mode="grounded")
+    (full, _), (small, original) = decoded
+    assert full == original == (2400, 1600)
+    assert small[0] <= 1200 and small[1] <= 800  # decoded at 1/2 scale or less
+    assert model_inputs[0] == model_inputs[1] == fast.model_size == plain.model_size  # same model input
+    assert fast.image_size == plain.image_size == (2400, 1600) and fast.boxes == plain.boxes
     assert engine.draft_fit("tool") is None  # tool mode crops need the full-resolution original
 
 
