@@ -41,7 +41,7 @@ _register_commands()
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turn IvgrError into one red line and exit 1."""
+    """Console-script entry point: run the app, turn IvgrError into one red line and its exit status (1)."""
     logging.basicConfig(
         level=os.environ.get("IVGR_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -52,7 +52,7 @@ def main() -> None:
         if os.environ.get("IVGR_DEBUG"):
             raise
         typer.secho(f"ivgr: error: {err}", err=True, fg=typer.colors.RED)
-        raise SystemExit(1) from None
+        raise SystemExit(err.exit_code) from None
     except KeyboardInterrupt:
         typer.secho("ivgr: interrupted", err=True, fg=typer.colors.YELLOW)
         raise SystemExit(130) from None

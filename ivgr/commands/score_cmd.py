@@ -24,6 +24,9 @@ updated, then textual rows are compared with the archived reference of their sam
 Output: one JSON object a line, in input order, with total, format, accuracy, box_valid,
 box_iou, consistency (null where a term does not apply), reference and judge_errors.
 A bad input line is reported with its line number and skipped; the command then exits 1.
+With --judge openai, the endpoint gets one request first (--skip-judge-preflight skips it),
+and the command exits 1 when more than --max-failed-share of the judge questions fell back
+after failed calls; the output is still written in full, with judge_errors per row.
 
 Examples:
 
@@ -64,10 +67,18 @@ def register(app: typer.Typer) -> None:
         scorer_config: Optional[Path] = typer.Option(
             None, "--scorer-config", help="YAML mapping of ScorerConfig fields (weights, archive_min_box_iou, ...)."
         ),
+        max_failed_share: float = typer.Option(
+            0.2, "--max-failed-share", min=0.0, max=1.0,
+            help="Exit 1 when more than this share of judge questions fell back after failed calls (1 = never).",
+        ),
+        skip_judge_preflight: bool = typer.Option(
+            False, "--skip-judge-preflight", help="Do not test the judge endpoint before scoring."
+        ),
     ) -> None:
         run_score(
             rollouts, out=out, judge=judge, judge_url=judge_url, judge_model=judge_model,
-            archive_path=archive, scorer_config=scorer_config,
+            archive_path=archive, scorer_config=scorer_config, max_failed_share=max_failed_share,
+            preflight=not skip_judge_preflight,
         )
 
 
@@ -80,10 +91,13 @@ def run_score(
     judge_model: str | None = None,
     archive_path: Path | None = None,
     scorer_config: Path | None = None,
+    max_failed_share: float = 0.2,
+    preflight: bool = True,
 ) -> None:
-    """Read, score step by step, write in input order; DataError at the end if a line was bad."""
+    """Read, score step by step, write in input order; at the end JudgeError if more than
+    `max_failed_share` of the judge questions fell back, else DataError if a line was bad."""
     from ivgr.archive import RolloutArchive
-    from ivgr.errors import ConfigError, DataError
+    from ivgr.errors import ConfigError, DataError, JudgeError
     from ivgr.judges import build_judge
     from ivgr.judges.config import JudgeConfig
     from ivgr.rewards.config import ScorerConfig
@@ -92,7 +106,12 @@ def run_score(
     config = _load_scorer_config(scorer_config) if scorer_config else ScorerConfig()
     if judge not in ("rules", "openai"):
         raise ConfigError(f"--judge must be rules or openai, got {judge!r}")
-    judge_obj = build_judge(JudgeConfig.from_env(kind=judge, base_url=judge_url, model=judge_model))
+    judge_config = JudgeConfig.from_env(kind=judge, base_url=judge_url, model=judge_model)
+    if preflight:
+        from ivgr.judges.preflight import check_judge_endpoints
+
+        check_judge_endpoints(judge_config)
+    judge_obj = build_judge(judge_config)
     arch = RolloutArchive.load(archive_path) if archive_path and archive_path.exists() else RolloutArchive()
     rows, bad = read_rollouts(rollouts)
     for lineno, message in bad:
@@ -103,6 +122,8 @@ def run_score(
     _write_jsonl(out, [results[i] for i in range(len(rows))])
     if archive_path:
         arch.save(archive_path)
+    counts = scorer.metrics([])  # counters of the whole run: score() never resets them
+    fell_back, asked = int(counts["judge/fallbacks"]), int(counts["judge/calls"] - counts["judge/rules"])
     judge_errors = sum(int(o["judge_errors"]) for o in results.values())
     typer.secho(
         f"ivgr score: {len(rows)} row(s) scored over {len({r.step for _, r in rows})} step(s); "
@@ -111,6 +132,12 @@ def run_score(
         err=True,
         fg=typer.colors.YELLOW if judge_errors else None,
     )
+    if asked and fell_back / asked > max_failed_share:
+        raise JudgeError(
+            f"{fell_back} of {asked} judge questions ({fell_back / asked:.0%}) fell back after failed calls, more than "
+            f"--max-failed-share {max_failed_share:g}; the scores" + (f" in {out}" if out else "") + " are complete "
+            "but those terms hold fallback values (judge_errors > 0); fix the judge endpoint and rerun"
+        )
     if bad:
         lines = ", ".join(str(n) for n, _ in bad[:20]) + (" ..." if len(bad) > 20 else "")
         raise DataError(f"{rollouts}: {len(bad)} bad line(s) skipped (line {lines}); fix them and rerun")

@@ -23,6 +23,12 @@ Examples:
 
   ivgr train --config recipes/tiny_cpu.yaml --resume        # continue from the newest checkpoint
 
+With an openai judge, each endpoint gets one request before the model loads (a dead judge,
+a rejected key or an unknown model stops the run in seconds; --skip-judge-preflight skips
+it). A step in which more than judge_max_failed_share (0.2) of the judge questions failed is
+retried for up to judge_outage_wait_s (900 s), then the run saves a checkpoint and exits
+with status 75; rerun with --resume once the judge is back (docs/judges.md).
+
   accelerate launch --config_file recipes/accelerate/deepspeed_zero3.yaml -m ivgr.cli train --config recipes/ivgr_qwen2_5_vl_7b.yaml
 
 The final model (+ processor, archive.json, config.yaml, ivgr.json) goes to OUTPUT_DIR/final;
@@ -42,6 +48,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         config: Path = typer.Option(..., "--config", "-c", help="Recipe YAML (see recipes/)."),
         resume: bool = typer.Option(False, "--resume", help="Resume from the newest complete checkpoint in output_dir."),
+        skip_judge_preflight: bool = typer.Option(
+            False, "--skip-judge-preflight", help="Do not test the judge endpoints before loading the model."
+        ),
     ) -> None:
         from rich.console import Console
 
@@ -49,7 +58,8 @@ def register(app: typer.Typer) -> None:
         from ivgr.training.config import load_config
         from ivgr.training.train import shutdown_distributed, train
 
-        cfg, resolved = load_config(config, list(ctx.args))
+        overrides = list(ctx.args) + (["judge_preflight=false"] if skip_judge_preflight else [])
+        cfg, resolved = load_config(config, overrides)
         _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
         is_main = is_main_process()

@@ -212,6 +212,7 @@ class Scorer:
         out["judge/latency_s"] = self._latency_s / self._calls if self._calls else 0.0  # mean per call
         out["judge/cache_hits"] = float(self._sources.get("cache", 0))
         out["judge/fallbacks"] = float(self._sources.get("fallback", 0))
+        out["judge/rules"] = float(self._sources.get("rules", 0))  # settled without the endpoint
         stats = self._judge_stats()
         if stats is not None and self._stats0 is not None:
             # Endpoint requests (retries included), as counted by the judge itself.

@@ -102,6 +102,25 @@ class IvgrTrainConfig(GRPOConfig):
     )
     scorer: dict[str, Any] = field(default_factory=dict, metadata={"help": "ScorerConfig fields (reward settings)."})
     judge: dict[str, Any] = field(default_factory=dict, metadata={"help": "JudgeConfig fields (judge backend)."})
+    # Judge outage handling (docs/judges.md, "When the judge fails"); the authors' code had neither.
+    judge_preflight: bool = field(
+        default=True,
+        metadata={"help": "Before loading the model, send one request to each openai judge endpoint; stop with one "
+                          "line if it fails (--skip-judge-preflight sets false)."},
+    )
+    judge_max_failed_share: float = field(
+        default=0.2,
+        metadata={"help": "Circuit breaker: a step in which more than this share of judge questions fell back after "
+                          "failed calls is retried, never trained on; 1 turns it off."},
+    )
+    judge_outage_wait_s: float = field(
+        default=900.0,
+        metadata={"help": "How long a failing step's judge calls are retried before the run saves a checkpoint and "
+                          "stops with exit status 75 (resume with --resume)."},
+    )
+    judge_outage_backoff_s: float = field(
+        default=10.0, metadata={"help": "First wait before retrying a failing step; doubles each retry, at most 120 s."}
+    )
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.streams if s not in STREAMS]
@@ -114,6 +133,9 @@ class IvgrTrainConfig(GRPOConfig):
         from ivgr.prompts import check_prompt_style
 
         check_prompt_style(self.prompt_style)
+        from ivgr.training.judge_breaker import BreakerSettings
+
+        BreakerSettings.from_config(self)  # ConfigError now for a bad judge_max_failed_share / judge_outage_*
         try:
             super().__post_init__()
         except ValueError as err:  # TRL/transformers validation: surface as one line

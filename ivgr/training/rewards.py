@@ -83,6 +83,8 @@ class BatchStats:
     judge_errors: int = 0
     judge_calls: int = 0
     judge_latency_total_s: float = 0.0
+    judge_questions: int = 0  # judge questions the endpoint had to answer (not settled by rules)
+    judge_fallbacks: int = 0  # of those, how many fell back after failed calls
     wall_s: float = 0.0
 
     def add(self, name: str, value: float | None) -> None:
@@ -101,6 +103,8 @@ class BatchStats:
             out.judge_errors += part.judge_errors
             out.judge_calls += part.judge_calls
             out.judge_latency_total_s += part.judge_latency_total_s
+            out.judge_questions += part.judge_questions
+            out.judge_fallbacks += part.judge_fallbacks
             out.wall_s = max(out.wall_s, part.wall_s)  # the slowest rank gates the step
         return out
 
@@ -108,6 +112,11 @@ class BatchStats:
     def judge_latency_s(self) -> float:
         """Mean seconds per judge call over all ranks (0 when nothing was asked)."""
         return self.judge_latency_total_s / self.judge_calls if self.judge_calls else 0.0
+
+    @property
+    def judge_failed_share(self) -> float:
+        """Share of endpoint questions that fell back (0 when none was asked); the circuit breaker's input."""
+        return self.judge_fallbacks / self.judge_questions if self.judge_questions else 0.0
 
     def means(self) -> dict[str, float]:
         return {name: self.sums[name] / self.counts[name] for name in sorted(self.sums)}
@@ -190,18 +199,20 @@ class BatchRewarder:
         totals = [self._total(sc) for sc in scores]
         local = stats_of(scores, use_consistency=self.use_consistency)
         local.wall_s = time.perf_counter() - start
-        local.judge_calls, local.judge_latency_total_s = self._judge_counters()
+        self._read_judge_counters(local)
         merged = BatchStats.merge(self.gather_object(local))
         return totals, merged, scores
 
-    def _judge_counters(self) -> tuple[int, float]:
-        """(calls, summed latency) since the last batch, read from and then reset on the scorer."""
+    def _read_judge_counters(self, stats: BatchStats) -> None:
+        """Judge counters since the last batch into `stats`, read from and then reset on the scorer."""
         if not hasattr(self.scorer, "metrics"):
-            return 0, 0.0
+            return
         m = self.scorer.metrics([])
-        calls = int(m.get("judge/calls", 0))
+        stats.judge_calls = int(m.get("judge/calls", 0))
+        stats.judge_latency_total_s = float(m.get("judge/latency_s", 0.0)) * stats.judge_calls
+        stats.judge_questions = stats.judge_calls - int(m.get("judge/rules", 0))
+        stats.judge_fallbacks = int(m.get("judge/fallbacks", 0))
         self.scorer.reset_counters()
-        return calls, float(m.get("judge/latency_s", 0.0)) * calls
 
     @staticmethod
     def _total(score: Any) -> float:

@@ -62,6 +62,10 @@ def train(
     from ivgr.training.callbacks import MetricsHistory, drop_hf_progress
     from ivgr.training.trainer import IvgrGRPOTrainer, write_run_files
 
+    if cfg.judge_preflight:  # one request per judge endpoint, before anything expensive is loaded
+        from ivgr.judges.preflight import check_judge_endpoints
+
+        check_judge_endpoints(cfg.judge_config())
     model_path = resolve_model_path(cfg)
     data_path = resolve_data_path(cfg)
     frame = cfg.frame or _model_frame(model_path)

@@ -51,6 +51,7 @@ class FakeJudgeServer:
     script: Script | Reply = field(default_factory=Reply)
     requests: list[Recorded] = field(default_factory=list)
     max_in_flight: int = 0
+    port: int = 0  # 0 = any free port; a fixed port lets a test restart "the same" server
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -126,7 +127,7 @@ class FakeJudgeServer:
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # the default backlog of 5 refuses bursts of concurrent clients
 
-        httpd = Server(("127.0.0.1", 0), Handler)
+        httpd = Server(("127.0.0.1", self.port), Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False  # do not join handlers still sleeping in a slow reply
         self._httpd = httpd
