@@ -109,3 +109,27 @@ def test_credentials_in_the_url_are_not_shown():
     url = f"http://user:{KEY}@127.0.0.1:{_unused_port()}/v1?key={KEY}"
     message = _failure(_config(url))
     assert "127.0.0.1" in message and "user" not in message
+
+
+def test_sft_build_checks_the_rewrite_endpoint_before_reading_anything(tmp_path):
+    from typer.testing import CliRunner
+
+    from ivgr.cli import app
+
+    url = f"http://127.0.0.1:{_unused_port()}/v1"
+    args = ["data", "sft-build", "--rollouts", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "sft.jsonl"),
+            "--judge", "openai", "--judge-url", url]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, JudgeError) and url in str(result.exception)
+    skipped = CliRunner().invoke(app, [*args, "--skip-judge-preflight"])
+    assert not isinstance(skipped.exception, JudgeError)  # it got as far as the missing rollouts file
+    assert not (tmp_path / "sft.jsonl").exists()
+
+
+def test_preflight_doctests_hold():
+    import doctest
+
+    import ivgr.judges.preflight
+
+    result = doctest.testmod(ivgr.judges.preflight)
+    assert result.attempted > 0 and result.failed == 0
