@@ -107,6 +107,7 @@ POSITIONS = {
     "left": "left", "right": "right", "top": "top", "bottom": "bottom", "above": "top",
     "below": "bottom", "under": "bottom", "beneath": "bottom", "underneath": "bottom",
     "front": "front", "behind": "behind", "middle": "center", "center": "center", "centre": "center",
+    "leftmost": "left", "rightmost": "right", "topmost": "top", "bottommost": "bottom",
 }
 SIZES = {
     "small": "small", "tiny": "small", "little": "small", "large": "large", "big": "large",

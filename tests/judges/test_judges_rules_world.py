@@ -50,6 +50,12 @@ def test_every_shape_and_colour_agrees_with_itself_and_contradicts_the_others(sh
          "the circle is on the left . the square is on the right . so the circle is left of the square .", 1.0),
         (f"the circle {BOX} is on the left . the square {BOX} is on the right . so the circle is left of the square .",
          "the circle is on the right . the square is on the left . so the circle is right of the square .", 0.0),
+        # objects named by where they are
+        (f"the leftmost object {BOX} is red .", "the leftmost object is red .", 1.0),
+        (f"the leftmost object {BOX} is red .", "the leftmost object is blue .", 0.0),
+        # position words are one category, so two sides of one object read as a contradiction
+        (f"the leftmost object {BOX} is red .", "the topmost object is red .", 0.0),
+        (f"the leftmost object {BOX} is red .", "the rightmost object is red .", 0.0),
         # "square" before a noun is still an adjective
         ("a square table is red .", "a round table is red .", 0.0),
     ],
@@ -63,8 +69,8 @@ def test_square_is_the_subject_of_its_clause():
     assert extract_facts("the red object is a square .") == {("square", "colour", "red")}
 
 
-WORLD = WorldConfig(canvas=112, layout="grid", noise=0, n_clutter=0,
-                    question_mix={"colour": 0.4, "colour_choice": 0.2, "relation": 0.2, "shape": 0.2})
+WORLD = WorldConfig(canvas=128, cell=32, layout="grid", noise=0, n_clutter=0, distinct_colours=True,
+                    question_mix={"colour": 0.3, "colour_choice": 0.1, "relation": 0.2, "shape": 0.2, "colour_at": 0.2})
 SCENES = [make_scene(scene_seed(7, "judge", i), WORLD)[0] for i in range(48)]
 
 
@@ -98,12 +104,15 @@ def test_world_reasoning_with_a_changed_attribute_scores_at_most_0_3():
     assert checked == len(SCENES)
 
 
+def _named(scene) -> tuple[str, ...]:
+    """How the reasoning names its objects: the position word, else the shapes."""
+    return (scene.place,) if scene.place else tuple(scene.objects[i].shape for i in scene.targets)
+
+
 def test_world_reasoning_about_another_object_scores_at_most_0_7():
     pairs = 0
-    for a, b in itertools.combinations(SCENES[:24], 2):
-        ta = [a.objects[i] for i in a.targets]
-        tb = [b.objects[i] for i in b.targets]
-        if a.qtype != b.qtype or {o.shape for o in ta} == {o.shape for o in tb}:
+    for a, b in itertools.combinations(SCENES[:32], 2):
+        if a.qtype != b.qtype or _named(a) == _named(b):
             continue
         assert level(_think(grounded_cot(a)), _think(textual_cot(b)), a.question) <= 0.7, (a.question, b.question)
         pairs += 1
