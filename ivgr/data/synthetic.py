@@ -5,7 +5,8 @@ In the spirit of V*/HR-Bench (paper.md §4.1): a cluttered canvas holds a few sm
 drawn from its own seed, so the world is deterministic, and the answers and target boxes come
 from the scene graph, so they are exact: a target box is the bounding box of the pixels that
 were painted for that object (in the pixel frame of the image as saved, which is already a
-multiple of 28 on each side, so smart-resize leaves it unchanged).
+multiple of the model's visual-token side on each side, so smart-resize leaves it unchanged).
+Boxes are written in the model's frame: `pixel` (Qwen2.5-VL) or `norm1000` (Qwen3-VL).
 
 The world writes the same prepared-dataset layout as real data (`ivgr.data.prepared`), plus
 grounded and textual reference CoTs in the SFT JSONL format (docs/CONTRACTS.md) for the
@@ -38,7 +39,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "yellow": (235, 200, 20),
 }
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
-QUESTION_TYPES: tuple[str, ...] = ("colour", "colour_choice", "relation", "shape")
+QUESTION_TYPES: tuple[str, ...] = ("colour", "colour_choice", "relation", "shape", "colour_at")
+# Position words that name an object by where it is: (centre axis, +1 for the largest coordinate).
+EXTREMES: dict[str, tuple[int, int]] = {"leftmost": (0, -1), "rightmost": (0, 1), "topmost": (1, -1), "bottommost": (1, 1)}
 DATASOURCE = "synthetic"
 
 
@@ -47,7 +50,7 @@ class WorldConfig:
     """Settings of the synthetic world. Small defaults keep the tiny ViT cheap on a CPU."""
 
     canvas: int = 112
-    """Side of the square canvas in pixels; a multiple of 28 so smart-resize is the identity."""
+    """Side of the square canvas in pixels; a multiple of `cell` so smart-resize is the identity."""
     n_objects: int = 3
     """Objects per scene; each has a distinct shape so "the triangle" names one object."""
     min_size: int = 14
@@ -67,15 +70,21 @@ class WorldConfig:
     n_choices: int = 3
     """Options listed in a multiple-choice colour question (answer included)."""
     layout: str = "free"
-    """`free`: objects anywhere; `grid`: one object per 28-px cell, i.e. per merged visual token."""
+    """`free`: objects anywhere; `grid`: one object per `cell`-px cell, i.e. per merged visual token."""
+    cell: int = 28
+    """Side of one merged visual token in pixels: 28 for Qwen2.5-VL (14-px patches), 32 for Qwen3-VL."""
     salient: bool = False
     """Only the asked-about object is coloured, the others are grey distractor shapes."""
+    distinct_colours: bool = False
+    """Every object of a scene has its own colour, so a colour answer says which object was read."""
 
     def __post_init__(self) -> None:
         from ivgr.errors import ConfigError
 
-        if self.canvas % 28 != 0 or self.canvas < 56:
-            raise ConfigError(f"world.canvas must be a multiple of 28 and >= 56, got {self.canvas}")
+        if self.cell not in (28, 32):
+            raise ConfigError(f"world.cell must be 28 (Qwen2.5-VL) or 32 (Qwen3-VL), got {self.cell}")
+        if self.canvas % self.cell != 0 or self.canvas < 2 * self.cell:
+            raise ConfigError(f"world.canvas must be a multiple of {self.cell} and >= {2 * self.cell}, got {self.canvas}")
         if not 2 <= self.n_objects <= len(self.shapes):
             raise ConfigError(
                 f"world.n_objects must be in [2, {len(self.shapes)}] (one object per shape), got {self.n_objects}"
@@ -87,12 +96,15 @@ class WorldConfig:
             raise ConfigError(f"world.question_mix keys must be among {QUESTION_TYPES} with a positive weight, got {self.question_mix}")
         if not set(self.colours) <= set(COLOURS) or not set(self.shapes) <= set(SHAPES):
             raise ConfigError(f"world colours/shapes must come from {tuple(COLOURS)} / {SHAPES}")
+        if self.distinct_colours and self.n_objects > len(self.colours):
+            raise ConfigError(f"world.distinct_colours needs n_objects <= {len(self.colours)} colours, got {self.n_objects}")
         if not 2 <= self.n_choices <= len(self.colours):
             raise ConfigError(f"world.n_choices must be in [2, {len(self.colours)}], got {self.n_choices}")
         if self.layout not in ("free", "grid"):
             raise ConfigError(f"world.layout must be 'free' or 'grid', got {self.layout!r}")
-        if self.layout == "grid" and self.max_size > 26:
-            raise ConfigError(f"world.layout grid needs max_size <= 26 (objects fit a 28-px cell), got {self.max_size}")
+        if self.layout == "grid" and self.max_size > self.cell - 2:
+            raise ConfigError(f"world.layout grid needs max_size <= {self.cell - 2} (objects fit a {self.cell}-px cell), "
+                              f"got {self.max_size}")
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class Scene:
     targets: tuple[int, ...]  # indices into `objects`, in the order the reasoning mentions them
     options: tuple[str, ...] = ()  # answer options the question lists (multiple choice)
     canvas: int = 112  # side of the canvas the boxes refer to
+    place: str = ""  # the position word that names the target of a colour_at question ("leftmost")
 
 
 def scene_seed(seed: int, split: str, index: int) -> int:
@@ -174,14 +187,15 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 
 def _place_on_grid(rng: random.Random, cfg: WorldConfig, shapes: list[str]) -> tuple[SceneObject, ...]:
-    """One object per 28-px cell (a merged visual token of Qwen-VL), centred with 1 px of jitter."""
-    cells = cfg.canvas // 28
+    """One object per cell (a merged visual token of Qwen-VL), centred with 1 px of jitter."""
+    c = cfg.cell
+    cells = cfg.canvas // c
     placed = []
     for shape, cell in zip(shapes, rng.sample(range(cells * cells), len(shapes))):
         size = rng.randint(cfg.min_size, cfg.max_size)
-        left, top = (cell % cells) * 28, (cell // cells) * 28
-        x = min(max(left, left + (28 - size) // 2 + rng.randint(-1, 1)), left + 28 - size)
-        y = min(max(top, top + (28 - size) // 2 + rng.randint(-1, 1)), top + 28 - size)
+        left, top = (cell % cells) * c, (cell // cells) * c
+        x = min(max(left, left + (c - size) // 2 + rng.randint(-1, 1)), left + c - size)
+        y = min(max(top, top + (c - size) // 2 + rng.randint(-1, 1)), top + c - size)
         placed.append(_with_exact_box(SceneObject(shape, rng.choice(list(cfg.colours)), x, y, size), cfg.canvas))
     return tuple(placed)
 
@@ -193,6 +207,9 @@ def _place_objects(rng: random.Random, cfg: WorldConfig) -> tuple[SceneObject, .
     """
     shapes = rng.sample(list(cfg.shapes), cfg.n_objects)
     objects = _place_on_grid(rng, cfg, shapes) if cfg.layout == "grid" else _place_free(rng, cfg, shapes)
+    if cfg.distinct_colours:
+        colours = rng.sample(list(cfg.colours), len(objects))
+        objects = tuple(SceneObject(o.shape, c, o.x, o.y, o.size, o.box) for o, c in zip(objects, colours))
     if cfg.salient:
         objects = objects[:1] + tuple(SceneObject(o.shape, GREY, o.x, o.y, o.size, o.box) for o in objects[1:])
     return objects
@@ -213,8 +230,9 @@ def _place_free(rng: random.Random, cfg: WorldConfig, shapes: list[str]) -> tupl
     return tuple(placed)
 
 
-def _ask(rng: random.Random, cfg: WorldConfig, objects: tuple[SceneObject, ...]) -> tuple[str, str, str, tuple[int, ...], tuple[str, ...]]:
-    """Pick a question type by the mix and phrase (qtype, question, answer, targets, options)."""
+def _ask(rng: random.Random, cfg: WorldConfig,
+         objects: tuple[SceneObject, ...]) -> tuple[str, str, str, tuple[int, ...], tuple[str, ...], str]:
+    """Pick a question type by the mix and phrase (qtype, question, answer, targets, options, place)."""
     kinds = [k for k in QUESTION_TYPES if cfg.question_mix.get(k, 0) > 0]
     qtype = rng.choices(kinds, weights=[cfg.question_mix[k] for k in kinds])[0]
     colour_counts = Counter(o.colour for o in objects)
@@ -227,18 +245,36 @@ def _ask(rng: random.Random, cfg: WorldConfig, objects: tuple[SceneObject, ...])
             qtype = "colour"
         else:
             answer = "left" if a.centre[0] < b.centre[0] else "right"
-            return qtype, f"Is the {a.shape} left or right of the {b.shape}?", answer, (i, j), ("left", "right")
+            return qtype, f"Is the {a.shape} left or right of the {b.shape}?", answer, (i, j), ("left", "right"), ""
+    if qtype == "colour_at":
+        named = _extreme_objects(objects, margin=cfg.cell / 2 if cfg.layout == "grid" else 6)
+        if named:
+            word = rng.choice(sorted(named))
+            return qtype, f"What colour is the {word} object?", objects[named[word]].colour, (named[word],), (), word
+        qtype = "colour"  # no object stands out on any side (not reachable on a grid with distinct cells)
     if qtype == "shape":
         i = 0 if cfg.salient else rng.choice([k for k, o in enumerate(objects) if colour_counts[o.colour] == 1])
-        return qtype, f"What shape is the {objects[i].colour} object?", objects[i].shape, (i,), ()
+        return qtype, f"What shape is the {objects[i].colour} object?", objects[i].shape, (i,), (), ""
     i = 0 if cfg.salient else rng.randrange(len(objects))
     target = objects[i]
     if qtype == "colour_choice":
         others = rng.sample([c for c in cfg.colours if c != target.colour], cfg.n_choices - 1)
         options = [target.colour, *others]
         rng.shuffle(options)
-        return qtype, f"What colour is the {target.shape}? Choose from: {', '.join(options)}.", target.colour, (i,), tuple(options)
-    return "colour", f"What colour is the {target.shape}?", target.colour, (i,), ()
+        return (qtype, f"What colour is the {target.shape}? Choose from: {', '.join(options)}.", target.colour, (i,),
+                tuple(options), "")
+    return "colour", f"What colour is the {target.shape}?", target.colour, (i,), (), ""
+
+
+def _extreme_objects(objects: tuple[SceneObject, ...], *, margin: float) -> dict[str, int]:
+    """Position word -> index of the object that is clearly the most extreme that way (by `margin` px)."""
+    named = {}
+    for word, (axis, sign) in EXTREMES.items():
+        order = sorted(range(len(objects)), key=lambda k: sign * objects[k].centre[axis], reverse=True)
+        first, second = (sign * objects[k].centre[axis] for k in order[:2])
+        if first - second >= margin:
+            named[word] = order[0]
+    return named
 
 
 def _background(rng: random.Random, cfg: WorldConfig) -> Image.Image:
@@ -264,12 +300,12 @@ def make_scene(seed: int, cfg: WorldConfig) -> tuple[Scene, Image.Image]:
     """Build and render one scene from its seed (same seed -> same scene and same pixels)."""
     rng = random.Random(seed)
     objects = _place_objects(rng, cfg)
-    qtype, question, answer, targets, options = _ask(rng, cfg, objects)
+    qtype, question, answer, targets, options, place = _ask(rng, cfg, objects)
     image = _background(rng, cfg)
     draw = ImageDraw.Draw(image)
     for obj in objects:  # drawn last, so no clutter covers an object
         paint_object(draw, obj, _rgb(obj.colour))
-    return Scene(seed, objects, qtype, question, answer, targets, options, cfg.canvas), image
+    return Scene(seed, objects, qtype, question, answer, targets, options, cfg.canvas, place), image
 
 
 def box_text(box: tuple[int, int, int, int]) -> str:
@@ -277,30 +313,40 @@ def box_text(box: tuple[int, int, int, int]) -> str:
     return "<box>[" + ",".join(str(int(v)) for v in box) + "]</box>"
 
 
-def grounded_cot(scene: Scene) -> str:
-    """Reference grounded CoT: every object mentioned carries its exact box, then the answer."""
+def frame_box(box: tuple[int, int, int, int], canvas: int, frame: str) -> tuple[int, int, int, int]:
+    """A canvas-pixel box in the model's frame, as integers: `pixel` as is, `norm1000` scaled to 0-1000."""
+    if frame == "pixel":
+        return box
+    from ivgr.geometry import to_frame
+
+    return tuple(int(round(v)) for v in to_frame(box, src="pixel", dst=frame, width=canvas, height=canvas))
+
+
+def _reasoning(scene: Scene, box) -> str:
+    """The scene graph's reasoning for its question; `box(obj)` is the text after each object's name."""
     objs = [scene.objects[i] for i in scene.targets]
     if scene.qtype == "relation":
         a, b = objs
-        think = (
-            f"the {a.shape} {box_text(a.box)} is {_side(a, scene.canvas)} . the {b.shape} {box_text(b.box)} is {_side(b, scene.canvas)} . "
-            f"so the {a.shape} is {scene.answer} of the {b.shape} ."
-        )
-    elif scene.qtype == "shape":
-        think = f"the {objs[0].colour} object {box_text(objs[0].box)} is a {objs[0].shape} ."
-    else:
-        think = f"the {objs[0].shape} {box_text(objs[0].box)} is {objs[0].colour} ."
+        return (f"the {a.shape}{box(a)} is {_side(a, scene.canvas)} . the {b.shape}{box(b)} is {_side(b, scene.canvas)} . "
+                f"so the {a.shape} is {scene.answer} of the {b.shape} .")
+    if scene.qtype == "shape":
+        return f"the {objs[0].colour} object{box(objs[0])} is a {objs[0].shape} ."
+    if scene.qtype == "colour_at":
+        return f"the {scene.place} object{box(objs[0])} is {objs[0].colour} ."
+    return f"the {objs[0].shape}{box(objs[0])} is {objs[0].colour} ."
+
+
+def grounded_cot(scene: Scene, frame: str = "pixel") -> str:
+    """Reference grounded CoT: every object mentioned carries its exact box (in `frame`), then the answer."""
+    think = _reasoning(scene, lambda obj: " " + box_text(frame_box(obj.box, scene.canvas, frame)))
     return f"<think>{think}</think><answer>{scene.answer}</answer>"
 
 
 # Deviation: cold-start CoTs come from the scene graph, not from Qwen2.5-VL-72B / TreeVGR-SFT
 # (paper.md §2.7; no model hub offline); textual CoT = grounded CoT without boxes; option textual_fraction.
 def textual_cot(scene: Scene) -> str:
-    """Reference textual CoT: the same reasoning as `grounded_cot` with the boxes removed."""
-    text = grounded_cot(scene)
-    for obj in scene.objects:
-        text = text.replace(" " + box_text(obj.box), "")
-    return text
+    """Reference textual CoT: the same reasoning as `grounded_cot` without the boxes."""
+    return f"<think>{_reasoning(scene, lambda obj: '')}</think><answer>{scene.answer}</answer>"
 
 
 def _side(obj: SceneObject, canvas: int) -> str:
@@ -315,12 +361,14 @@ def chance_accuracy(scenes: list[Scene], cfg: WorldConfig) -> float:
     """
     if not scenes:
         return 0.0
-    per_type = {"colour": 1 / len(cfg.colours), "colour_choice": 1 / cfg.n_choices, "relation": 0.5, "shape": 1 / len(cfg.shapes)}
+    per_type = {"colour": 1 / len(cfg.colours), "colour_choice": 1 / cfg.n_choices, "relation": 0.5,
+                "shape": 1 / len(cfg.shapes), "colour_at": 1 / len(cfg.colours)}
     return sum(per_type[s.qtype] for s in scenes) / len(scenes)
 
 
-def scene_to_sample(scene: Scene, image_rel: str, cfg: WorldConfig, split: str, index: int, world_seed: int):
-    """The `Sample` row of one scene (pixel frame of the saved canvas)."""
+def scene_to_sample(scene: Scene, image_rel: str, cfg: WorldConfig, split: str, index: int, world_seed: int,
+                    frame: str = "pixel"):
+    """The `Sample` row of one scene, target boxes in `frame`."""
     from ivgr.data.schema import Sample
 
     return Sample(
@@ -328,8 +376,8 @@ def scene_to_sample(scene: Scene, image_rel: str, cfg: WorldConfig, split: str, 
         image=image_rel,
         question=scene.question,
         answer=scene.answer,
-        target_boxes=[tuple(float(v) for v in scene.objects[i].box) for i in scene.targets],
-        frame="pixel",
+        target_boxes=[tuple(float(v) for v in frame_box(scene.objects[i].box, cfg.canvas, frame)) for i in scene.targets],
+        frame=frame,
         image_size=(cfg.canvas, cfg.canvas),
         datasource=DATASOURCE,
         kind="paired",
@@ -338,8 +386,9 @@ def scene_to_sample(scene: Scene, image_rel: str, cfg: WorldConfig, split: str, 
     )
 
 
-def generate(out_dir: str | Path, *, n: int, seed: int, split: str, cfg: WorldConfig | None = None) -> dict[str, Any]:
-    """Write `n` scenes of `split` as a prepared dataset at `out_dir` (same layout as real data).
+def generate(out_dir: str | Path, *, n: int, seed: int, split: str, cfg: WorldConfig | None = None,
+             frame: str = "pixel") -> dict[str, Any]:
+    """Write `n` scenes of `split` as a prepared dataset at `out_dir` (same layout as real data), boxes in `frame`.
 
     Returns a summary: {"dir", "count", "chance_accuracy", "qtypes"}.
     """
@@ -351,11 +400,11 @@ def generate(out_dir: str | Path, *, n: int, seed: int, split: str, cfg: WorldCo
         scene, image = make_scene(scene_seed(seed, split, index), cfg)
         rel = f"images/{split}_{index:05d}.png"
         scenes.append(scene)
-        samples.append(scene_to_sample(scene, rel, cfg, split, index, seed))
+        samples.append(scene_to_sample(scene, rel, cfg, split, index, seed, frame))
         images[rel] = image
     qtypes = Counter(s.qtype for s in scenes)
     manifest = {
-        "frame": "pixel", "min_pixels": 3136, "max_pixels": cfg.canvas * cfg.canvas,
+        "frame": frame, "min_pixels": 4 * cfg.cell * cfg.cell, "max_pixels": cfg.canvas * cfg.canvas,
         "source": "ivgr.data.synthetic", "world_seed": seed, "split": split,
         "world": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
         "chance_accuracy": chance_accuracy(scenes, cfg), "qtypes": dict(qtypes),
@@ -394,7 +443,7 @@ def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fracti
     with path.open("w", encoding="utf-8") as handle:
         for sample, scene in zip(samples, scenes, strict=True):
             image = str((dataset_dir / sample.image).resolve())
-            rows = [("grounded", grounded_cot(scene))]
+            rows = [("grounded", grounded_cot(scene, frame))]
             if rng.random() < textual_fraction:
                 rows.append(("textual", textual_cot(scene)))
             for stream, completion in rows:
@@ -409,7 +458,7 @@ def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fracti
 def world_vocabulary(cfg: WorldConfig | None = None) -> list[str]:
     """Every word the world's questions and CoTs use, plus the integers 0..canvas (box coordinates)."""
     cfg = cfg or WorldConfig()
-    words = set(cfg.colours) | set(cfg.shapes) | {"left", "right", "middle", "object", "choose", "from"}
+    words = set(cfg.colours) | set(cfg.shapes) | set(EXTREMES) | {"left", "right", "middle", "object", "choose", "from"}
     words |= {"what", "colour", "is", "the", "of", "or", "shape", "a", "so", "on", "in", "choose", "from"}
     return sorted(words) + [str(i) for i in range(cfg.canvas + 1)]
 

@@ -33,6 +33,7 @@ SPECIAL_TOKENS = (
     "<|image_pad|>",
     "<|video_pad|>",
 )
+FAMILIES = ("qwen2_5_vl", "qwen3_vl")
 TAG_TOKENS = ("<think>", "</think>", "<answer>", "</answer>", "<box>", "</box>")
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
@@ -94,6 +95,11 @@ class TinyModelSpec:
     min_pixels: int = 56 * 56  # processor defaults; 112x112 -> 16 visual tokens after merge
     max_pixels: int = 224 * 224
     extra_corpus: tuple[str, ...] = field(default_factory=tuple)
+    # `qwen2_5_vl` (14-px patches, boxes in resized-image pixels) or `qwen3_vl` (16-px patches,
+    # boxes in 0-1000). Qwen3-VL's vision tower adds a learned absolute position embedding to
+    # every patch, so a visual token's content says where it is; Qwen2.5-VL's tower has only
+    # rotary (relative) positions, and a tiny LM cannot turn those into box coordinates.
+    family: str = "qwen2_5_vl"
 
     def __post_init__(self) -> None:
         from ivgr.errors import ConfigError
@@ -113,6 +119,12 @@ class TinyModelSpec:
             raise ConfigError("layers and vision_depth must be >= 1")
         if self.rope_theta <= 1:
             raise ConfigError(f"rope_theta must be > 1, got {self.rope_theta}")
+        if self.family not in FAMILIES:
+            raise ConfigError(f"family must be one of {FAMILIES}, got {self.family!r}")
+
+    @property
+    def patch_size(self) -> int:
+        return 16 if self.family == "qwen3_vl" else 14
 
 
 # ----------------------------------------------------------------------------- tokenizer corpus
@@ -199,9 +211,7 @@ def build_tokenizer(*, vocab_size: int = 1024, extra_corpus: tuple[str, ...] = (
 
 # ----------------------------------------------------------------------------- model
 def _model_config(spec: TinyModelSpec, tokenizer):
-    """A Qwen2_5_VLConfig with the real architecture, shrunk to `spec`."""
-    from transformers import Qwen2_5_VLConfig
-
+    """A Qwen2_5_VLConfig or Qwen3VLConfig with the real architecture, shrunk to `spec`."""
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
     head_dim = spec.hidden_size // spec.num_attention_heads
     # mRoPE splits head_dim/2 rotary frequencies into (temporal, height, width) sections;
@@ -218,7 +228,6 @@ def _model_config(spec: TinyModelSpec, tokenizer):
         "num_attention_heads": spec.num_attention_heads,
         "num_key_value_heads": spec.num_key_value_heads,
         "max_position_embeddings": spec.max_position_embeddings,
-        "max_window_layers": spec.layers,
         "rope_parameters": {"rope_type": "default", "rope_theta": spec.rope_theta,
                             "mrope_section": mrope_section},
         "bos_token_id": ids["<|endoftext|>"],
@@ -231,22 +240,30 @@ def _model_config(spec: TinyModelSpec, tokenizer):
         "intermediate_size": spec.vision_intermediate_size,
         "num_heads": spec.vision_num_heads,
         "out_hidden_size": spec.hidden_size,
-        "patch_size": 14,
+        "patch_size": spec.patch_size,
         "spatial_merge_size": 2,
         "temporal_patch_size": 2,
-        "window_size": 112,
-        # The last block attends globally, like every 8th block of the real 32-block ViT.
-        "fullatt_block_indexes": [spec.vision_depth - 1],
     }
-    return Qwen2_5_VLConfig(
-        text_config=text_config,
-        vision_config=vision_config,
-        image_token_id=ids["<|image_pad|>"],
-        video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"],
-        vision_end_token_id=ids["<|vision_end|>"],
-        tie_word_embeddings=False,
-    )
+    tokens = {"image_token_id": ids["<|image_pad|>"], "video_token_id": ids["<|video_pad|>"],
+              "vision_start_token_id": ids["<|vision_start|>"], "vision_end_token_id": ids["<|vision_end|>"],
+              "tie_word_embeddings": False}
+    if spec.family == "qwen3_vl":
+        from transformers import Qwen3VLConfig
+
+        text_config["head_dim"] = head_dim
+        text_config["rope_parameters"]["mrope_interleaved"] = True
+        # One learned position per patch of the largest image (interpolated for smaller ones).
+        side = max(2, int(spec.max_pixels ** 0.5) // spec.patch_size)
+        vision_config |= {"num_position_embeddings": side * side,
+                          "deepstack_visual_indexes": list(range(min(spec.vision_depth, spec.layers) - 1))}
+        return Qwen3VLConfig(text_config=text_config, vision_config=vision_config, **tokens)
+    from transformers import Qwen2_5_VLConfig
+
+    text_config["max_window_layers"] = spec.layers
+    vision_config |= {"window_size": 112,
+                      # The last block attends globally, like every 8th block of the real 32-block ViT.
+                      "fullatt_block_indexes": [spec.vision_depth - 1]}
+    return Qwen2_5_VLConfig(text_config=text_config, vision_config=vision_config, **tokens)
 
 
 def build_tiny_model(
@@ -263,7 +280,7 @@ def build_tiny_model(
     tokenizer corpus). The same `seed` and knobs give byte-identical weights and tokenizer.
     """
     import torch
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration
 
     from ivgr.errors import ConfigError
     from ivgr.models.processor import build_processor
@@ -288,7 +305,8 @@ def build_tiny_model(
     tokenizer = build_tokenizer(vocab_size=spec.vocab_size, extra_corpus=tuple(spec.extra_corpus))
     config = _model_config(spec, tokenizer)
     torch.manual_seed(seed)  # the only source of randomness in the weights
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    model_class = Qwen3VLForConditionalGeneration if spec.family == "qwen3_vl" else Qwen2_5_VLForConditionalGeneration
+    model = model_class(config).eval()
     model.generation_config = GenerationConfig(
         bos_token_id=config.text_config.bos_token_id,
         eos_token_id=config.text_config.eos_token_id,  # <|im_end|>: one assistant turn
@@ -296,12 +314,19 @@ def build_tiny_model(
         do_sample=False,
     )
     model.save_pretrained(out)
-    processor = build_processor(tokenizer, min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
+    processor = build_processor(tokenizer, image_processor=_image_processor(spec), model_type=spec.family)
     save_processor(processor, out)
     (out / "ivgr_tiny.json").write_text(json.dumps({"seed": seed, **asdict(spec)}, indent=2, default=list))
     n_params = sum(p.numel() for p in model.parameters())
     logger.info("built tiny Qwen2.5-VL (%d parameters, vocab %d) in %s", n_params, len(tokenizer), out)
     return out
+
+
+def _image_processor(spec: TinyModelSpec):
+    """The PIL image processor of the family: its patch size, the spec's pixel budget."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    return Qwen2VLImageProcessorPil(patch_size=spec.patch_size, min_pixels=spec.min_pixels, max_pixels=spec.max_pixels)
 
 
 def save_processor(processor, out: Path) -> None:

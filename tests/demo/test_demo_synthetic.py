@@ -186,3 +186,54 @@ def test_grid_layout_rejects_objects_larger_than_a_cell():
         WorldConfig(layout="grid", max_size=30)
     with pytest.raises(ConfigError, match="layout must be"):
         WorldConfig(layout="spiral")
+
+
+# The demo's world: targets named by where they are, one object per 32-px Qwen3-VL token cell.
+PLACE_GRID = WorldConfig(canvas=128, cell=32, n_objects=3, min_size=14, max_size=28, layout="grid", noise=0,
+                         n_clutter=0, distinct_colours=True, question_mix={"colour_at": 1.0})
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_position_named_question_asks_about_the_clearly_most_extreme_object(seed):
+    scene, image = make_scene(seed, PLACE_GRID)
+    assert scene.qtype == "colour_at" and scene.question == f"What colour is the {scene.place} object?"
+    axis, sign = {"leftmost": (0, -1), "rightmost": (0, 1), "topmost": (1, -1), "bottommost": (1, 1)}[scene.place]
+    (target,) = (scene.objects[i] for i in scene.targets)
+    others = [o for o in scene.objects if o is not target]
+    # at least half a cell further that way than any other object, so the name is unambiguous
+    assert all(sign * (target.centre[axis] - o.centre[axis]) >= 16 for o in others)
+    assert scene.answer == target.colour
+    assert len({o.colour for o in scene.objects}) == len(scene.objects)  # distinct: the answer says which was read
+    cx, cy = (int(v) for v in target.centre)
+    assert image.getpixel((cx, cy)) == COLOURS[target.colour]
+    assert textual_cot(scene) == f"<think>the {scene.place} object is {target.colour} .</think><answer>{target.colour}</answer>"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_grid_cells_follow_the_token_side(seed):
+    scene, _ = make_scene(seed, PLACE_GRID)
+    cells = {(o.box[0] // 32, o.box[1] // 32) for o in scene.objects}
+    assert all(o.box[0] // 32 == (o.box[2] - 1) // 32 and o.box[1] // 32 == (o.box[3] - 1) // 32 for o in scene.objects)
+    assert len(cells) == len(scene.objects)
+
+
+def test_norm1000_world_writes_boxes_in_thousandths_of_the_canvas(tmp_path):
+    generate(tmp_path / "px", n=6, seed=3, split="test", cfg=PLACE_GRID, frame="pixel")
+    generate(tmp_path / "nm", n=6, seed=3, split="test", cfg=PLACE_GRID, frame="norm1000")
+    for px, nm in zip(read_prepared(tmp_path / "px"), read_prepared(tmp_path / "nm"), strict=True):
+        assert (px.frame, nm.frame) == ("pixel", "norm1000")
+        for a, b in zip(px.target_boxes, nm.target_boxes, strict=True):
+            assert all(abs(v * 1000 / 128 - w) <= 0.5 for v, w in zip(a, b))
+    scene = scenes_of(read_prepared(tmp_path / "nm"), PLACE_GRID)[0]
+    assert [list(b) for b in extract_boxes(grounded_cot(scene, "norm1000"))] == [
+        [float(v) for v in read_prepared(tmp_path / "nm")[0].target_boxes[0]]]
+
+
+def test_cell_must_match_a_qwen_token_and_divide_the_canvas():
+    with pytest.raises(ConfigError, match="cell must be 28"):
+        WorldConfig(cell=30)
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        WorldConfig(canvas=112, cell=32)
+    with pytest.raises(ConfigError, match="distinct_colours"):
+        WorldConfig(n_objects=4, colours=("red", "blue", "green"), shapes=("circle", "square", "triangle", "diamond"),
+                    distinct_colours=True)

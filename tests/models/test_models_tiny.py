@@ -108,3 +108,21 @@ def test_size_knobs_shape_the_model_and_bad_knobs_fail_clearly(tmp_path):
 def test_rope_theta_knob_reaches_the_text_config(tmp_path):
     path = build_tiny_model(tmp_path / "t10", hidden_size=64, layers=1, vision_depth=1, rope_theta=10.0)
     assert json.loads((path / "config.json").read_text())["text_config"]["rope_parameters"]["rope_theta"] == 10.0
+
+
+def test_qwen3_vl_family_builds_a_norm1000_model_whose_vision_tokens_know_where_they_are(tmp_path):
+    from ivgr.models import model_frame
+
+    path = build_tiny_model(tmp_path / "q3", family="qwen3_vl", min_pixels=128 * 128, max_pixels=128 * 128)
+    config = json.loads((path / "config.json").read_text())
+    assert config["model_type"] == "qwen3_vl" and config["vision_config"]["patch_size"] == 16
+    # one learned position per 16-px patch of a 128x128 image: what lets boxes follow the target
+    assert config["vision_config"]["num_position_embeddings"] == (128 // 16) ** 2
+    model, processor = load_model_and_processor(path)
+    assert type(model).__name__ == "Qwen3VLForConditionalGeneration" and model_frame(model.config) == "norm1000"
+    _, inputs = _chat_inputs(processor, "What colour is the leftmost object?", size=(128, 128))
+    assert int((inputs["input_ids"] == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")).sum()) == 16
+    with torch.no_grad():
+        assert torch.isfinite(model(**inputs).logits).all()
+    with pytest.raises(Exception, match="family must be one of"):
+        build_tiny_model(tmp_path / "bad", family="llava")
