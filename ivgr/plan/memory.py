@@ -195,6 +195,59 @@ def _largest_unit(shape: ModelShape) -> int:
     return max(layer, shape.vocab_size * h)
 
 
+def _state_bytes(engine: str, shape: ModelShape, settings: RecipeSettings, *, parameters: int, trainable: int,
+                 gpus: int) -> dict[str, float]:
+    """Weights, gradients, optimizer states and reference model per GPU, by the engine's storage rules.
+
+    `reference_phase` is what the reference forward gathers on top (FSDP2 only).
+    """
+    n, frozen, unit = gpus, parameters - trainable, _largest_unit(shape)
+    with_ref = settings.beta > 0
+    if engine == "ddp":
+        # Plain PyTorch (one GPU or DDP): a full replica in the load dtype; AdamW's m, v in that
+        # dtype too, so bf16 weights keep no fp32 master copy.
+        b = 4 if settings.model_dtype == "float32" else 2
+        return {"weights": b * parameters, "gradients": b * trainable, "optimizer": 2 * b * trainable,
+                "reference": b * parameters if with_ref else 0.0, "reference_phase": 0.0}
+    if engine == "zero3":
+        # DeepSpeed ZeRO-3, bf16: bf16 weights and gradients sharded; fp32 master + Adam m, v sharded;
+        # the module being computed and the prefetched next one are gathered. The reference model is
+        # sharded the same way and gathers one module at a time too.
+        return {"weights": 2 * parameters / n + 2 * 2 * unit, "gradients": 2 * trainable / n,
+                "optimizer": 12 * trainable / n, "reference": 2 * parameters / n if with_ref else 0.0,
+                "reference_phase": 0.0}
+    # FSDP2 under accelerate: trainable weights upcast to fp32 (they are the master copy), fp32
+    # gradients, Adam m and v; the root unit (embeddings, LM head) stays gathered in bf16. TRL's
+    # prepare_fsdp shards the reference model as ONE unit, so its forward gathers all of it.
+    return {"weights": (4 * trainable + 2 * frozen) / n + 2 * (2 * shape.vocab_size * shape.hidden_size + 2 * unit),
+            "gradients": 4 * trainable / n, "optimizer": 8 * trainable / n,
+            "reference": 2 * parameters / n if with_ref else 0.0,
+            "reference_phase": 2 * parameters if with_ref else 0.0}
+
+
+def _generation_bytes(engine: str, shape: ModelShape, settings: RecipeSettings, *, parameters: int, gpus: int,
+                      gpu_memory_gib: float, lengths: Lengths, notes: list[str]) -> tuple[float, float, bool]:
+    """(vLLM colocate share, HF-generate bytes, whether vLLM stays resident); appends start-up notes."""
+    if settings.use_vllm and settings.vllm_mode == "colocate":
+        vllm = settings.vllm_gpu_memory_utilization * gpu_memory_gib * GIB
+        tp = settings.vllm_tensor_parallel_size
+        if tp > gpus:
+            notes.append(f"vllm_tensor_parallel_size={tp} needs at least that many GPUs (have {gpus})")
+        if 2 * parameters / tp > vllm:
+            notes.append(f"vLLM's share ({vllm / GIB:.1f} GiB) is below its bf16 weights per TP rank "
+                         f"({2 * parameters / tp / GIB:.1f} GiB): vLLM will not start; raise "
+                         "vllm_gpu_memory_utilization or vllm_tensor_parallel_size")
+        return vllm, 0.0, not settings.vllm_enable_sleep_mode
+    if settings.use_vllm:
+        notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
+        return 0.0, 0.0, False
+    # HF generate: the KV cache of the whole local generation batch, plus (sharded engines) the
+    # full bf16 policy gathered for generation.
+    rows = settings.per_device_train_batch_size * settings.generation_steps
+    kv = rows * lengths.sequence * shape.num_layers * 2 * shape.num_kv_heads * shape.head_dim * 2
+    return 0.0, kv + (0 if engine == "ddp" else 2 * parameters), False
+
+
 def plan_memory(shape: ModelShape, parameters: int, settings: RecipeSettings, *, gpus: int,
                 gpu_memory_gib: float, engine: str, lengths: Lengths, vision_parameters: int) -> MemoryPlan:
     """Estimate each term per GPU; total = resident terms + the largest phase-only term."""
@@ -202,68 +255,24 @@ def plan_memory(shape: ModelShape, parameters: int, settings: RecipeSettings, *,
         raise ConfigError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if gpus < 1 or gpu_memory_gib <= 0:
         raise ConfigError(f"--gpus must be >= 1 and --gpu-memory-gib > 0 (got {gpus}, {gpu_memory_gib})")
-    n = gpus
     trainable = parameters - (vision_parameters if settings.freeze_vision_tower else 0)
-    frozen = parameters - trainable
-    unit = _largest_unit(shape)
     notes: list[str] = []
-    if engine == "ddp":
-        # Plain PyTorch (one GPU or DDP): a full replica in the load dtype; AdamW's m, v in that
-        # dtype too, so bf16 weights keep no fp32 master copy.
-        b = 4 if settings.model_dtype == "float32" else 2
-        weights = b * parameters
-        gradients = b * trainable
-        optimizer = 2 * b * trainable
-        reference = b * parameters if settings.beta > 0 else 0.0
-        reference_phase = 0.0
-    elif engine == "zero3":
-        # DeepSpeed ZeRO-3, bf16: bf16 weights and gradients sharded; fp32 master + Adam m, v sharded.
-        weights = 2 * parameters / n + 2 * 2 * unit  # + the gathered current and prefetched unit
-        gradients = 2 * trainable / n
-        optimizer = 12 * trainable / n
-        reference = 2 * parameters / n if settings.beta > 0 else 0.0
-        reference_phase = 0.0  # the ZeRO-3 reference model gathers one layer at a time as well
-    else:
-        # FSDP2 under accelerate: trainable weights upcast to fp32 (they are the master copy), fp32
-        # gradients, Adam m and v; the root unit (embeddings, LM head) stays gathered in bf16.
-        weights = (4 * trainable + 2 * frozen) / n + 2 * (2 * shape.vocab_size * shape.hidden_size + 2 * unit)
-        gradients = 4 * trainable / n
-        optimizer = 8 * trainable / n
-        reference = 2 * parameters / n if settings.beta > 0 else 0.0
-        # TRL's prepare_fsdp shards the reference model as ONE unit: its forward gathers all of it.
-        reference_phase = 2 * parameters if settings.beta > 0 else 0.0
+    state = _state_bytes(engine, shape, settings, parameters=parameters, trainable=trainable, gpus=gpus)
+    vllm, generation, vllm_resident = _generation_bytes(
+        engine, shape, settings, parameters=parameters, gpus=gpus, gpu_memory_gib=gpu_memory_gib,
+        lengths=lengths, notes=notes)
     acts = activation_bytes(shape, settings, lengths)
     activations = float(sum(acts.values()))
-    vllm, generation, vllm_resident = 0.0, 0.0, False
-    if settings.use_vllm and settings.vllm_mode == "colocate":
-        vllm = settings.vllm_gpu_memory_utilization * gpu_memory_gib * GIB
-        vllm_resident = not settings.vllm_enable_sleep_mode
-        weights_per_tp = 2 * parameters / settings.vllm_tensor_parallel_size
-        if settings.vllm_tensor_parallel_size > gpus:
-            notes.append(f"vllm_tensor_parallel_size={settings.vllm_tensor_parallel_size} needs at least that "
-                         f"many GPUs (have {gpus})")
-        if weights_per_tp > vllm:
-            notes.append(f"vLLM's share ({vllm / GIB:.1f} GiB) is below its bf16 weights per TP rank "
-                         f"({weights_per_tp / GIB:.1f} GiB): vLLM will not start; raise "
-                         "vllm_gpu_memory_utilization or vllm_tensor_parallel_size")
-    elif settings.use_vllm:
-        notes.append("vLLM server mode: generation runs on other GPUs, not counted here")
-    else:
-        # HF generate: the KV cache of the whole local generation batch, plus (sharded engines) the
-        # full bf16 policy gathered for generation.
-        rows = settings.per_device_train_batch_size * settings.generation_steps
-        kv = rows * lengths.sequence * shape.num_layers * 2 * shape.num_kv_heads * shape.head_dim * 2
-        generation = kv + (0 if engine == "ddp" else 2 * parameters)
     overhead = OVERHEAD_GIB * GIB
-    resident = weights + gradients + optimizer + reference + overhead + (vllm if vllm_resident else 0.0)
+    resident = (state["weights"] + state["gradients"] + state["optimizer"] + state["reference"] + overhead
+                + (vllm if vllm_resident else 0.0))
     phases = {"update": activations, "generation": generation + (0.0 if vllm_resident else vllm),
-              "reference": reference_phase}
+              "reference": state["reference_phase"]}
     peak_phase = max(phases, key=lambda k: phases[k])
     total = resident + phases[peak_phase]
-    per_gpu = {
-        "weights": weights, "gradients": gradients, "optimizer": optimizer, "reference": reference,
-        "activations": activations, "vllm": vllm, "generation": generation, "overhead": overhead, "total": total,
-    }
+    per_gpu = {k: state[k] for k in ("weights", "gradients", "optimizer", "reference")}
+    per_gpu |= {"activations": activations, "vllm": vllm, "generation": generation, "overhead": overhead,
+                "total": total}
     per_gpu_gib = {k: round(v / GIB, 2) for k, v in per_gpu.items()}
     return MemoryPlan(
         parameters=parameters, trainable_parameters=trainable, gpus=gpus, gpu_memory_gib=gpu_memory_gib,
