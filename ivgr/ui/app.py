@@ -43,8 +43,32 @@ def launch(app: Any, *, host: str, port: int, max_file_size: int) -> None:
     # System fonts: the default theme would fetch its fonts from a web font service.
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
+    # _frontend=False skips Gradio's own "is localhost reachable" probe: it gives up after 3 s
+    # and then demands a share link, which a loaded 2-core machine hit. We probe with patience.
     app.launch(server_name=host, server_port=port, share=False, max_file_size=max_file_size, show_error=True,
-               ssr_mode=False, quiet=True, prevent_thread_lock=True, footer_links=["api"], theme=theme)
+               ssr_mode=False, quiet=True, prevent_thread_lock=True, footer_links=["api"], theme=theme,
+               _frontend=False)
+    wait_until_serving(app.local_url)
+
+
+def wait_until_serving(url: str, *, timeout_s: float = 120.0) -> None:
+    """Return once `url` answers; ConfigError if it never does within `timeout_s`."""
+    import time
+
+    import httpx
+
+    from ivgr.errors import ConfigError
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.head(url, timeout=10).status_code < 400:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise ConfigError(f"the page at {url} does not answer; is a proxy (HTTP_PROXY) catching local addresses?")
+        time.sleep(0.5)
 
 
 def build_app(inspector: Inspector) -> Any:
