@@ -112,21 +112,23 @@ _MAX_IMAGE_PIXELS = typer.Option(None, "--max-image-pixels", help="Decompression
 _WORKERS = typer.Option(None, "--workers", help="Threads for image decoding/resizing (default: min(4, CPUs)); results are identical for any value.")
 
 
-def _rules(cls: Any, *, frame: str, min_pixels: int, max_pixels: int, paired_sources: str | None,
-           single_sources: str | None, unknown_sources: str, columns: str | None,
-           max_image_pixels: int | None, workers: int | None, **extra: Any) -> Any:
-    """RowRules (validate) or PrepareConfig (prepare) from the shared options; ConfigError if bad."""
+def _rules(cls: Any, options: dict[str, Any], **extra: Any) -> Any:
+    """RowRules (validate) or PrepareConfig (prepare) from the shared options; ConfigError if bad.
+
+    `options` is the command's `locals()`: the parameters named like the shared options above.
+    """
     from ivgr.data.adapters import parse_columns
     from ivgr.data.prepare import parse_sources
     from ivgr.data.validate import MAX_IMAGE_PIXELS, PAIRED_SOURCES, SINGLE_SOURCES
 
+    o = options
     return cls(
-        frame=frame, min_pixels=min_pixels, max_pixels=max_pixels,
-        paired_sources=parse_sources(paired_sources, PAIRED_SOURCES),
-        single_sources=parse_sources(single_sources, SINGLE_SOURCES),
-        unknown_sources=unknown_sources, columns=parse_columns(columns),
-        max_image_pixels=MAX_IMAGE_PIXELS if max_image_pixels is None else max_image_pixels,
-        **({"workers": workers} if workers is not None else {}), **extra,
+        frame=o["frame"], min_pixels=o["min_pixels"], max_pixels=o["max_pixels"],
+        paired_sources=parse_sources(o["paired_sources"], PAIRED_SOURCES),
+        single_sources=parse_sources(o["single_sources"], SINGLE_SOURCES),
+        unknown_sources=o["unknown_sources"], columns=parse_columns(o["columns"]),
+        max_image_pixels=MAX_IMAGE_PIXELS if o["max_image_pixels"] is None else o["max_image_pixels"],
+        **({"workers": o["workers"]} if o["workers"] is not None else {}), **extra,
     )
 
 
@@ -165,11 +167,7 @@ def validate_cmd(
     from ivgr.data.readers import count_rows, open_source
     from ivgr.data.validate import PROBLEMS, WARNINGS, RowRules, validate
 
-    rules = _rules(
-        RowRules, frame=frame, min_pixels=min_pixels, max_pixels=max_pixels, paired_sources=paired_sources,
-        single_sources=single_sources, unknown_sources=unknown_sources, columns=columns,
-        max_image_pixels=max_image_pixels, workers=workers,
-    )
+    rules = _rules(RowRules, locals())
     source = open_source(path)
     images = _image_dir(image_dir)
     with _Bar("validate", count_rows(source)) as bar:
@@ -227,11 +225,7 @@ def prepare_cmd(
     from ivgr.data.prepare import PrepareConfig, prepare
     from ivgr.data.readers import open_source
 
-    config = _rules(
-        PrepareConfig, frame=frame, min_pixels=min_pixels, max_pixels=max_pixels, paired_sources=paired_sources,
-        single_sources=single_sources, unknown_sources=unknown_sources, columns=columns,
-        max_image_pixels=max_image_pixels, workers=workers, resize_images=resize_images,
-    )
+    config = _rules(PrepareConfig, locals(), resize_images=resize_images)
     source = open_source(path)
     images = _image_dir(image_dir)
     with _Bar("prepare") as bar:

@@ -43,7 +43,7 @@ from ivgr.data.validate import (
     convert_box,
     open_image,
 )
-from ivgr.errors import ConfigError, DataError
+from ivgr.errors import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +63,6 @@ class PrepareConfig(RowRules):
 
     resize_images: bool = True
     """Write resized copies of the images; False records the target size only."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not isinstance(self.resize_images, bool):
-            raise ConfigError(f"resize_images must be true or false, got {self.resize_images!r}")
 
     def settings(self, image_dir: Path | None) -> dict[str, Any]:
         """JSON-able settings recorded in the manifest; equal settings + source = skip."""
