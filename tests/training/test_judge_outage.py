@@ -124,7 +124,7 @@ def test_judge_dying_mid_run_checkpoints_and_stops_then_resume_finishes_once_it_
     # 1 preflight request + 6 per step: the server crashes while the third step asks its questions
     server = JudgeServerProcess(extra=["--die-after", "13"]).start()
     try:
-        recipe = _recipe(tmp_path, model_copy, two_question_data, server.url, max_steps=5)
+        recipe = _recipe(tmp_path, model_copy, two_question_data, server.url, max_steps=4)
         proc = _ivgr_train(recipe)
         assert server.wait_dead(timeout=60) == 0  # it crashed as scripted, not killed by us
     finally:
@@ -137,7 +137,7 @@ def test_judge_dying_mid_run_checkpoints_and_stops_then_resume_finishes_once_it_
     assert len(checkpoints) == 1, checkpoints
     ckpt = checkpoints[0]
     stopped_at = int(ckpt.name.split("-")[1])
-    assert 1 <= stopped_at < 5 and str(ckpt) in error[0]
+    assert 1 <= stopped_at < 4 and str(ckpt) in error[0]
     assert f"step {stopped_at + 1} was not trained on" in error[0]
     assert (ckpt / "archive.json").is_file() and (ckpt / "trainer_state.json").is_file()
     assert not (tmp_path / "run" / "final").exists()
@@ -150,7 +150,7 @@ def test_judge_dying_mid_run_checkpoints_and_stops_then_resume_finishes_once_it_
         assert back.url == server.url
         resumed = _ivgr_train(recipe, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert [s for s, _ in _steps(resumed.stderr)] == list(range(stopped_at + 1, 6))
+    assert [s for s, _ in _steps(resumed.stderr)] == list(range(stopped_at + 1, 5))
     assert (tmp_path / "run" / "final" / "archive.json").is_file()
 
 
