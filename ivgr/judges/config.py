@@ -6,8 +6,9 @@ reference-implementation.md §4.6, §4.7, §4.11) and bound everything the autho
 unbounded (retries, time, concurrency, prompt size; §10.2).
 
 Endpoint settings may come from the environment so a key never has to sit in a recipe:
-`IVGR_JUDGE_BASE_URL`, `IVGR_JUDGE_MODEL`, `IVGR_JUDGE_API_KEY` (the name of the key
-variable is itself configurable through `api_key_env`).
+`IVGR_JUDGE_BASE_URL` (one URL, or a comma-separated fleet), `IVGR_JUDGE_MODEL`,
+`IVGR_JUDGE_API_KEY` (the name of the key variable is itself configurable through
+`api_key_env`) and `IVGR_JUDGE_MAX_CONCURRENCY` (requests in flight per endpoint).
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import Any
 from ivgr.errors import ConfigError
 
 JUDGE_KINDS = ("rules", "openai")
+TRANSPORTS = ("lean", "sdk")
 ENV_BASE_URL = "IVGR_JUDGE_BASE_URL"
 ENV_MODEL = "IVGR_JUDGE_MODEL"
 ENV_API_KEY = "IVGR_JUDGE_API_KEY"
 ENV_KIND = "IVGR_JUDGE_KIND"
 ENV_CONSISTENCY_BASE_URL = "IVGR_JUDGE_CONSISTENCY_BASE_URL"
 ENV_CONSISTENCY_MODEL = "IVGR_JUDGE_CONSISTENCY_MODEL"
+ENV_MAX_CONCURRENCY = "IVGR_JUDGE_MAX_CONCURRENCY"
 
 
 @dataclass
@@ -34,7 +37,10 @@ class JudgeConfig:
     kind: str = field(default="rules", metadata={"help": "rules (offline, default) or openai."})
     base_url: str | None = field(
         default=None,
-        metadata={"help": f"OpenAI-compatible endpoint, e.g. http://localhost:8000/v1; else ${ENV_BASE_URL}."},
+        metadata={
+            "help": f"OpenAI-compatible endpoint, e.g. http://localhost:8000/v1, or several separated by commas "
+            f"(a judge fleet serving the same model; requests go to the least busy); else ${ENV_BASE_URL}."
+        },
     )
     model: str | None = field(
         default=None,
@@ -42,7 +48,10 @@ class JudgeConfig:
     )
     consistency_base_url: str | None = field(
         default=None,
-        metadata={"help": f"Optional separate endpoint for consistency; else ${ENV_CONSISTENCY_BASE_URL}; else base_url."},
+        metadata={
+            "help": f"Optional separate endpoint(s) for consistency, comma-separated; else "
+            f"${ENV_CONSISTENCY_BASE_URL}; else base_url."
+        },
     )
     consistency_model: str | None = field(
         default=None,
@@ -82,7 +91,16 @@ class JudgeConfig:
         metadata={"help": "Hard cap on one judge question from its first request (retries and backoff included), so a step never hangs."},
     )
     max_concurrency: int = field(
-        default=32, metadata={"help": "Requests in flight at once against the endpoint."}
+        default=64,
+        metadata={"help": "Requests in flight at once per endpoint (the authors run 64 judge threads)."},
+    )
+    transport: str = field(
+        default="lean",
+        metadata={
+            "help": "lean (chat-completions JSON over keep-alive connections; a fraction of the SDK's CPU per "
+            "request, docs/PERFORMANCE.md) or sdk (the openai SDK); an HTTP(S) proxy in the environment "
+            "always uses the SDK."
+        },
     )
     rules_first: bool = field(
         default=True,
@@ -134,12 +152,14 @@ class JudgeConfig:
             f"judge.rules_word_tolerance must be in [0, 1), got {self.rules_word_tolerance}",
         )
         _check(self.cache_size >= 0, f"judge.cache_size must be >= 0, got {self.cache_size}")
+        _check(
+            self.transport in TRANSPORTS,
+            f"judge.transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}",
+        )
         for key in ("base_url", "consistency_base_url"):
-            url = getattr(self, key)
-            if url is not None and not url.startswith(("http://", "https://")):
-                raise ConfigError(
-                    f"judge.{key} must start with http:// or https://, got {url!r} (e.g. http://localhost:8000/v1)"
-                )
+            value = getattr(self, key)
+            if value is not None:
+                split_urls(value, f"judge.{key}")
 
     @classmethod
     def from_env(cls, **overrides: Any) -> JudgeConfig:
@@ -162,6 +182,10 @@ class JudgeConfig:
             values["consistency_base_url"] = os.environ[ENV_CONSISTENCY_BASE_URL]
         if os.environ.get(ENV_CONSISTENCY_MODEL):
             values["consistency_model"] = os.environ[ENV_CONSISTENCY_MODEL]
+        if os.environ.get(ENV_MAX_CONCURRENCY):
+            raw = os.environ[ENV_MAX_CONCURRENCY]
+            _check(raw.strip().isdigit(), f"${ENV_MAX_CONCURRENCY} must be a whole number, got {raw!r}")
+            values["max_concurrency"] = int(raw)
         kind = os.environ.get(ENV_KIND) or ("openai" if values.get("base_url") else "rules")
         values["kind"] = kind
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -171,24 +195,31 @@ class JudgeConfig:
         """A validated copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
-    def resolved_base_url(self) -> str:
-        """The endpoint to call, from the config or the environment; ConfigError if none."""
-        url = self.base_url or os.environ.get(ENV_BASE_URL)
-        if not url:
+    def resolved_base_urls(self) -> list[str]:
+        """Every judge endpoint, from the config or the environment; ConfigError if none."""
+        value = self.base_url or os.environ.get(ENV_BASE_URL)
+        if not value:
             raise ConfigError(
                 f"the openai judge needs an endpoint: set judge.base_url (--judge-url) or ${ENV_BASE_URL}, "
                 "e.g. http://localhost:8000/v1"
             )
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"${ENV_BASE_URL} must start with http:// or https://, got {url!r}")
-        return url
+        return split_urls(value, "judge.base_url" if self.base_url else f"${ENV_BASE_URL}")
+
+    def resolved_base_url(self) -> str:
+        """The (first) endpoint to call; `resolved_base_urls` lists a whole fleet."""
+        return self.resolved_base_urls()[0]
+
+    def resolved_consistency_base_urls(self) -> list[str]:
+        """The consistency endpoints: their own setting or variable, else the judge endpoints."""
+        value = self.consistency_base_url or os.environ.get(ENV_CONSISTENCY_BASE_URL)
+        if not value:
+            return self.resolved_base_urls()
+        key = "judge.consistency_base_url" if self.consistency_base_url else f"${ENV_CONSISTENCY_BASE_URL}"
+        return split_urls(value, key)
 
     def resolved_consistency_base_url(self) -> str:
-        """The consistency endpoint: its own setting or variable, else the judge endpoint."""
-        url = self.consistency_base_url or os.environ.get(ENV_CONSISTENCY_BASE_URL)
-        if url and not url.startswith(("http://", "https://")):
-            raise ConfigError(f"${ENV_CONSISTENCY_BASE_URL} must start with http:// or https://, got {url!r}")
-        return url or self.resolved_base_url()
+        """The (first) consistency endpoint; `resolved_consistency_base_urls` lists all."""
+        return self.resolved_consistency_base_urls()[0]
 
     def resolved_consistency_model(self) -> str:
         """The model name at the consistency endpoint: its own setting or variable, else `resolved_model`."""
@@ -201,6 +232,23 @@ class JudgeConfig:
     def resolved_api_key(self) -> str:
         """The API key from the config or the environment; 'EMPTY' for local servers (vLLM)."""
         return self.api_key or os.environ.get(self.api_key_env) or "EMPTY"
+
+
+def split_urls(value: str, key: str) -> list[str]:
+    """Endpoint URLs from a comma-separated list, each checked; ConfigError names `key`.
+
+    >>> split_urls("http://a:8000/v1, http://b:8000/v1", "judge.base_url")
+    ['http://a:8000/v1', 'http://b:8000/v1']
+    """
+    urls = [u.strip() for u in value.split(",") if u.strip()]
+    if not urls:
+        raise ConfigError(f"{key} lists no endpoint, got {value!r} (e.g. http://localhost:8000/v1)")
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{key} must start with http:// or https://, got {url!r} (e.g. http://localhost:8000/v1)")
+    if len(set(urls)) != len(urls):
+        raise ConfigError(f"{key} lists an endpoint twice: {value!r}")
+    return urls
 
 
 def _check(ok: bool, message: str) -> None:
@@ -217,4 +265,7 @@ __all__ = [
     "ENV_KIND",
     "ENV_CONSISTENCY_BASE_URL",
     "ENV_CONSISTENCY_MODEL",
+    "ENV_MAX_CONCURRENCY",
+    "TRANSPORTS",
+    "split_urls",
 ]

@@ -3,7 +3,11 @@
 The authors call a Qwen2.5-72B judge with blocking requests from a thread pool, retry the
 accuracy prompt forever, let one HTTP error zero a whole question group, and parse scores
 loosely (reference-implementation.md §4.6, §4.7, §4.10, §10.2). This judge:
-  * is async (`openai.AsyncOpenAI`), with at most `max_concurrency` requests in flight;
+  * is async, with at most `max_concurrency` requests in flight per endpoint, and spreads
+    requests over several endpoints (`base_url` may list a fleet) by fewest requests in flight;
+  * speaks chat-completions JSON over keep-alive connections (`ivgr.judges.http`), a tenth of
+    the openai SDK's CPU per request; the SDK is used for `transport: sdk`, behind an HTTP(S)
+    proxy, and for an injected `client` / `http_client`;
   * bounds each request (`timeout_s`), the retries (`max_retries`, exponential backoff with
     jitter) and each whole question (`deadline_s`, from its first request on), so a training
     step never hangs;
@@ -30,11 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import openai
-
 from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict, run_sync
 from ivgr.judges.cache import JudgeCache, cache_key
 from ivgr.judges.config import JudgeConfig
+from ivgr.judges.http import ChatEndpoint, ChatHTTPError, proxy_for
 from ivgr.judges.parse import parse_binary_score, parse_rubric_score
 from ivgr.judges.rules import MAX_ANSWER_CHARS, RulesJudge, strip_boxes_text
 from ivgr.prompts.judge import (
@@ -48,19 +51,38 @@ from ivgr.prompts.judge import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Failures worth another attempt (ValueError: a non-JSON body). Anything else is a bug in our
-# code and should surface rather than turn into a silent fallback.
-_RETRYABLE = (openai.OpenAIError, OSError, asyncio.TimeoutError, ValueError)
+# Failures worth another attempt (ValueError: a non-JSON body; the SDK's errors are mapped onto
+# these by `_SdkEndpoint`). Anything else is a bug in our code and should surface rather than
+# turn into a silent fallback.
+_RETRYABLE = (ChatHTTPError, OSError, asyncio.TimeoutError, ValueError)
 # Client errors that another identical request cannot fix (bad key, unknown model, bad body).
 _FATAL_STATUS = {400, 401, 403, 404, 422}
 _FENCE_LINE = re.compile(r"<<<(?:END-)?[A-Z-]+-[0-9a-f]{16}>>>")
 
 
+Endpoints = tuple[tuple[str, ...], str]  # (base URLs that serve the model, model name)
+
+
+@dataclass
+class _Route:
+    """The endpoints serving one kind of question, and the slots that bound their requests."""
+
+    urls: tuple[str, ...]
+    semaphore: asyncio.Semaphore  # max_concurrency per endpoint, times the endpoints
+    in_flight: dict[str, int]
+
+    def take(self) -> str:
+        """The endpoint with the fewest requests in flight (the first on ties); call holding a slot."""
+        url = min(self.urls, key=self.in_flight.__getitem__)
+        self.in_flight[url] += 1
+        return url
+
+
 @dataclass
 class _LoopState:
-    """Clients (one per endpoint URL) and the semaphore of one event loop (asyncio objects are loop-bound)."""
+    """Endpoint clients and routes of one event loop (asyncio objects are loop-bound)."""
 
-    semaphore: asyncio.Semaphore
+    routes: dict[tuple[str, ...], _Route] = field(default_factory=dict)
     clients: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,11 +116,13 @@ class OpenAIJudge(SyncJudgeMixin):
     ) -> None:
         base = config if config is not None else JudgeConfig(kind="openai")
         self.config = base.with_overrides(kind="openai", **overrides)
-        self.base_url = self.config.resolved_base_url()
+        self.base_urls = tuple(self.config.resolved_base_urls())
+        self.base_url = self.base_urls[0]
         self.model = self.config.resolved_model()
         # The authors allow a separate consistency endpoint (§4.11) but reuse the judge's
         # model name there (§10.2); here both the URL and the model can differ.
-        self.consistency_base_url = self.config.resolved_consistency_base_url()
+        self.consistency_base_urls = tuple(self.config.resolved_consistency_base_urls())
+        self.consistency_base_url = self.consistency_base_urls[0]
         self.consistency_model = self.config.resolved_consistency_model()
         self.__api_key = self.config.resolved_api_key()  # name-mangled; never logged or shown
         self._client_override = client
@@ -140,7 +164,7 @@ class OpenAIJudge(SyncJudgeMixin):
             )
 
         score, errors, hit = await self._cached(
-            key, prompt, 1, cfg.accuracy_temperature, _mean_of(parse_binary_score), (self.base_url, self.model)
+            key, prompt, 1, cfg.accuracy_temperature, _mean_of(parse_binary_score), (self.base_urls, self.model)
         )
         if hit:
             return Verdict(score, 0, "cache")  # type: ignore[arg-type]
@@ -170,7 +194,7 @@ class OpenAIJudge(SyncJudgeMixin):
 
         score, errors, hit = await self._cached(
             key, prompt, cfg.n, cfg.temperature, _mean_of(parse_rubric_score),
-            (self.consistency_base_url, self.consistency_model),
+            (self.consistency_base_urls, self.consistency_model),
         )
         if hit:
             return Verdict(score, 0, "cache")  # type: ignore[arg-type]
@@ -200,7 +224,7 @@ class OpenAIJudge(SyncJudgeMixin):
         def prompt(token: str) -> str:
             return rewrite_prompt(question=question, reasoning=reasoning, token=token, max_chars=cfg.max_fence_chars)
 
-        texts, _errors = await self._ask(prompt, n, temperature, _clean_rewrites, (self.base_url, self.model))
+        texts, _errors = await self._ask(prompt, n, temperature, _clean_rewrites, (self.base_urls, self.model))
         return texts or []
 
     def stats(self) -> JudgeStats:
@@ -208,11 +232,11 @@ class OpenAIJudge(SyncJudgeMixin):
         return JudgeStats(**vars(self._stats))
 
     async def aclose(self) -> None:
-        """Close the HTTP client this judge built for the running loop (injected ones are the caller's)."""
+        """Close the HTTP clients this judge built for the running loop (injected ones are the caller's)."""
         state = self._loops.pop(asyncio.get_running_loop(), None)
-        if state is not None and self._client_override is None and self._http_client is None:
+        if state is not None:
             for client in state.clients.values():
-                await client.close()
+                await client.aclose()
 
     def close(self) -> None:
         """Close the client used by the `*_sync` methods (they share one background loop)."""
@@ -223,24 +247,44 @@ class OpenAIJudge(SyncJudgeMixin):
         loop = asyncio.get_running_loop()
         state = self._loops.get(loop)
         if state is None:
-            # One semaphore for both endpoints: max_concurrency bounds the judge as a whole.
-            state = _LoopState(asyncio.Semaphore(self.config.max_concurrency))
-            self._loops[loop] = state
+            state = self._loops[loop] = _LoopState()
         return state
 
-    def _client(self, state: _LoopState, url: str) -> Any:
-        if self._client_override is not None:
-            return self._client_override
-        if url not in state.clients:
-            if self._http_client is not None:
-                if url not in self._shared_clients:
-                    self._shared_clients[url] = self._new_openai_client(url, self._http_client)
-                state.clients[url] = self._shared_clients[url]
-            else:
-                state.clients[url] = self._new_openai_client(url, None)
-        return state.clients[url]
+    def _route(self, state: _LoopState, urls: tuple[str, ...]) -> _Route:
+        # One route per distinct URL list: when consistency uses the judge's own endpoints,
+        # both kinds of question share their slots, so max_concurrency bounds each server.
+        route = state.routes.get(urls)
+        if route is None:
+            slots = self.config.max_concurrency * len(urls)
+            route = state.routes[urls] = _Route(urls, asyncio.Semaphore(slots), dict.fromkeys(urls, 0))
+        return route
 
-    def _new_openai_client(self, url: str, http_client: Any) -> openai.AsyncOpenAI:
+    def _client(self, state: _LoopState, url: str) -> Any:
+        """The endpoint client for `url` on this loop: lean (`ChatEndpoint`) or the SDK's."""
+        client = state.clients.get(url)
+        if client is None:
+            client = state.clients[url] = self._new_client(url)
+        return client
+
+    def _new_client(self, url: str) -> Any:
+        if self._client_override is not None:
+            return _SdkEndpoint(self._client_override, owned=False)
+        if self._http_client is not None:
+            if url not in self._shared_clients:
+                self._shared_clients[url] = self._new_openai_client(url, self._http_client)
+            return _SdkEndpoint(self._shared_clients[url], owned=False)
+        proxy = proxy_for(url)
+        if self.config.transport == "sdk" or proxy:
+            if proxy:
+                logger.info("judge endpoint %s goes through the environment's proxy; using the openai SDK", url)
+            return _SdkEndpoint(self._new_openai_client(url, None), owned=True)
+        from ivgr import __version__
+
+        return ChatEndpoint(url, api_key=self.__api_key, user_agent=f"ivgr/{__version__}")
+
+    def _new_openai_client(self, url: str, http_client: Any) -> Any:
+        import openai  # only the SDK transport pays for importing it (about 1 s)
+
         # Retries live in our loop (bounded, counted), so the SDK's own retries are off.
         return openai.AsyncOpenAI(
             base_url=url,
@@ -259,10 +303,10 @@ class OpenAIJudge(SyncJudgeMixin):
         n: int,
         temperature: float,
         accept: Callable[[list[str]], float | None],
-        endpoint: tuple[str, str],
+        endpoints: Endpoints,
     ) -> tuple[float | None, int, bool]:
         score, errors, hit = await self.cache.get_or_compute(
-            key, lambda: self._ask(prompt, n, temperature, accept, endpoint)
+            key, lambda: self._ask(prompt, n, temperature, accept, endpoints)
         )
         if hit:
             self._stats.cache_hits += 1
@@ -274,7 +318,7 @@ class OpenAIJudge(SyncJudgeMixin):
         n: int,
         temperature: float,
         accept: Callable[[list[str]], T | None],
-        endpoint: tuple[str, str],
+        endpoints: Endpoints,
     ) -> tuple[T | None, int]:
         """One judge question: `(accepted value or None, failed attempts)`.
 
@@ -284,7 +328,7 @@ class OpenAIJudge(SyncJudgeMixin):
         load, not this question (it is bounded by the caps of the questions ahead).
         """
         attempts = _Attempts()
-        value = await self._attempts(prompt, n, temperature, accept, endpoint, attempts)
+        value = await self._attempts(prompt, n, temperature, accept, endpoints, attempts)
         return value, attempts.errors
 
     async def _attempts(
@@ -293,7 +337,7 @@ class OpenAIJudge(SyncJudgeMixin):
         n: int,
         temperature: float,
         accept: Callable[[list[str]], T | None],
-        endpoint: tuple[str, str],
+        endpoints: Endpoints,
         attempts: _Attempts,
     ) -> T | None:
         # Deviation: bounded retries with exponential backoff (the authors retry accuracy
@@ -310,7 +354,7 @@ class OpenAIJudge(SyncJudgeMixin):
             # Deviation: untrusted text is fenced with random per-request markers and size-capped;
             # the authors paste completions into the prompt raw (§4.7); option judge.max_fence_chars.
             token = new_fence_token()  # fresh markers per request, so replies cannot learn them
-            texts, fatal = await self._one_request(state, endpoint, prompt(token), n, temperature, attempts)
+            texts, fatal = await self._one_request(state, endpoints, prompt(token), n, temperature, attempts)
             if texts is not None:
                 value = accept(texts)
                 if value is not None:
@@ -323,31 +367,32 @@ class OpenAIJudge(SyncJudgeMixin):
         return None
 
     async def _one_request(
-        self, state: _LoopState, endpoint: tuple[str, str], prompt: str, n: int, temperature: float, attempts: _Attempts
+        self, state: _LoopState, endpoints: Endpoints, prompt: str, n: int, temperature: float, attempts: _Attempts
     ) -> tuple[list[str] | None, bool]:
         """Send one request: `(choice texts or None on failure, failure is fatal)`."""
         # Deviation: one async client with a semaphore and a per-request timeout; the authors
         # block a 64-thread pool with sequential calls per question and the SDK's 600 s
         # timeout (§4.10, §10.2); options judge.max_concurrency, judge.timeout_s.
-        async with state.semaphore:
+        urls, model = endpoints
+        route = self._route(state, urls)
+        async with route.semaphore:
             if attempts.deadline is None:
                 attempts.deadline = time.monotonic() + self.config.deadline_s
             remaining = self._remaining(attempts)
             if remaining <= 0:
                 return None, True  # the cap expired while waiting for a slot: stop, no request
             self._stats.calls += 1
+            url = route.take()
             started = time.monotonic()
             try:
-                kwargs: dict[str, Any] = {"n": n} if n > 1 else {}
-                response = await asyncio.wait_for(
-                    self._client(state, endpoint[0]).chat.completions.create(
-                        model=endpoint[1],
-                        messages=[{"role": "user", "content": prompt}],
-                        temperature=temperature,
-                        **kwargs,
-                    ),
-                    timeout=min(self.config.timeout_s, remaining),
-                )
+                client = self._client(state, url)  # built outside the timeout: the SDK's import takes ~1 s
+                payload: dict[str, Any] = {
+                    "model": model, "messages": [{"role": "user", "content": prompt}], "temperature": temperature,
+                }
+                if n > 1:
+                    payload["n"] = n
+                async with asyncio.timeout(min(self.config.timeout_s, remaining)):
+                    response = await client.chat(payload)
                 texts = _choice_texts(response)
                 if texts is None:
                     attempts.errors += 1
@@ -367,6 +412,7 @@ class OpenAIJudge(SyncJudgeMixin):
                                  "URL, model name and the API key variable %s", status, self.config.api_key_env)
                 return None, status in _FATAL_STATUS
             finally:
+                route.in_flight[url] -= 1
                 self._stats.latency_s += time.monotonic() - started
 
     def _remaining(self, attempts: _Attempts) -> float:
@@ -379,14 +425,43 @@ class OpenAIJudge(SyncJudgeMixin):
         return base * (0.5 + 0.5 * self._random.random())
 
 
-def _choice_texts(response: Any) -> list[str] | None:
-    """Message texts of a chat completion, or None when the body does not have that shape."""
-    choices = getattr(response, "choices", None)
+class _SdkEndpoint:
+    """The `ChatEndpoint` interface over an `openai.AsyncOpenAI` client (SDK transport, tests)."""
+
+    def __init__(self, client: Any, *, owned: bool) -> None:
+        self._client = client
+        self._owned = owned  # injected clients are the caller's to close
+
+    async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The reply as a plain dict; SDK errors become the lean client's (status kept)."""
+        import openai
+
+        try:
+            response = await self._client.chat.completions.create(**payload)
+        except openai.APIStatusError as err:
+            raise ChatHTTPError(err.status_code) from None
+        except openai.OpenAIError as err:  # connection errors and timeouts of the SDK
+            raise ConnectionError(type(err).__name__) from None
+        choices = getattr(response, "choices", None)
+        if not isinstance(choices, list):
+            return {}
+        return {"choices": [{"message": {"content": getattr(getattr(c, "message", None), "content", None)}}
+                            for c in choices]}
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._client.close()
+
+
+def _choice_texts(response: dict[str, Any]) -> list[str] | None:
+    """Message texts of a chat completion body, or None when it does not have that shape."""
+    choices = response.get("choices")
     if not isinstance(choices, list) or not choices:
         return None
     texts = []
     for choice in choices:
-        content = getattr(getattr(choice, "message", None), "content", None)
+        message = choice.get("message") if isinstance(choice, dict) else None
+        content = message.get("content") if isinstance(message, dict) else None
         texts.append(content if isinstance(content, str) else "")
     return texts
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -114,13 +114,46 @@ class Scorer:
 
     # ------------------------------------------------------------------ public, async
     async def ascore_batch(self, rollouts: Sequence[Rollout], *, step: int) -> list[RolloutScore]:
-        """Score a mixed batch in one process: grounded, archive update, then textual and single."""
+        """Score a mixed batch in one process: grounded, archive update, then textual and single.
+
+        Same result as `ascore_grounded`, `archive.offer_many`, `ascore_rest` in sequence, but
+        without a phase barrier: every accuracy question is put to the judge at once, grounded
+        ones first, and a textual rollout's consistency question is asked as soon as the
+        grounded rollouts of its own question are scored and offered to the archive. Only
+        consistency reads the archive, and the archive keeps the best candidate per sample_id
+        whatever the order of offers, so the archive and every score are the same; the judge
+        just never idles while the slowest grounded question finishes.
+        """
         grounded_idx = [i for i, r in enumerate(rollouts) if r.stream == "grounded"]
         rest_idx = [i for i, r in enumerate(rollouts) if r.stream != "grounded"]
-        g_scores, candidates = await self.ascore_grounded([rollouts[i] for i in grounded_idx], step=step)
-        stored = self.archive.offer_many(candidates)
-        logger.debug("step %d: %d archive candidates, %d stored", step, len(candidates), stored)
-        r_scores = await self.ascore_rest([rollouts[i] for i in rest_idx], step=step)
+        grounded = [rollouts[i] for i in grounded_idx]
+        rest = [rollouts[i] for i in rest_idx]
+        g_texts, r_texts = self._normalized(grounded), self._normalized(rest)
+        # Tasks start in creation order, so grounded questions reach the judge's queue first.
+        g_acc = [asyncio.ensure_future(self._accuracy(r, t)) for r, t in zip(grounded, g_texts, strict=True)]
+        r_acc = [asyncio.ensure_future(self._accuracy(r, t)) for r, t in zip(rest, r_texts, strict=True)]
+        by_question: dict[str, list[int]] = {}
+        for k, r in enumerate(grounded):
+            by_question.setdefault(r.sample_id, []).append(k)
+        g_scores: list[RolloutScore] = [None] * len(grounded)  # type: ignore[list-item]
+
+        async def archive_question(ks: list[int]) -> int:
+            """Score one question's grounded rollouts and offer its candidates to the archive."""
+            accuracies = await asyncio.gather(*(g_acc[k] for k in ks))
+            scores, candidates = self._grounded_scores([grounded[k] for k in ks], [g_texts[k] for k in ks],
+                                                       accuracies, step)
+            for k, score in zip(ks, scores, strict=True):
+                g_scores[k] = score
+            return self.archive.offer_many(candidates)
+
+        archived = {sid: asyncio.ensure_future(archive_question(ks)) for sid, ks in by_question.items()}
+        try:
+            r_scores = await self._rest_scores(rest, r_texts, r_acc, step, archived=archived)
+            stored = sum(await asyncio.gather(*archived.values()))
+            logger.debug("step %d: %d questions offered to the archive, %d stored", step, len(archived), stored)
+        finally:
+            for task in (*g_acc, *r_acc, *archived.values()):
+                task.cancel()  # only unfinished ones, after an error: no orphaned judge calls
         out: list[RolloutScore | None] = [None] * len(rollouts)
         for i, s in zip(grounded_idx, g_scores, strict=True):
             out[i] = s
@@ -136,8 +169,17 @@ class Scorer:
         Does not touch the archive, so ranks can gather candidates before applying them.
         """
         self._require_streams(rollouts, {"grounded"}, "ascore_grounded")
-        texts = [normalize_tags(r.completion, mode=self.config.normalize_mode) for r in rollouts]
+        texts = self._normalized(rollouts)
         accuracies = await asyncio.gather(*(self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)))
+        return self._grounded_scores(rollouts, texts, accuracies, step)
+
+    def _normalized(self, rollouts: Sequence[Rollout]) -> list[str]:
+        return [normalize_tags(r.completion, mode=self.config.normalize_mode) for r in rollouts]
+
+    def _grounded_scores(
+        self, rollouts: Sequence[Rollout], texts: Sequence[str], accuracies: Sequence[_Judged], step: int
+    ) -> tuple[list[RolloutScore], list[ArchiveCandidate]]:
+        """Scores and archive candidates of grounded rollouts whose accuracy is judged."""
         scores: list[RolloutScore] = []
         candidates: list[ArchiveCandidate] = []
         for r, text, acc in zip(rollouts, texts, accuracies, strict=True):
@@ -159,23 +201,44 @@ class Scorer:
     async def ascore_rest(self, rollouts: Sequence[Rollout], *, step: int) -> list[RolloutScore]:
         """Score textual rollouts (against the archive as it is now) and single rollouts."""
         self._require_streams(rollouts, {"textual", "single"}, "ascore_rest")
-        texts = [normalize_tags(r.completion, mode=self.config.normalize_mode) for r in rollouts]
+        texts = self._normalized(rollouts)
+        accuracies = [self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)]
+        return await self._rest_scores(rollouts, texts, accuracies, step)
+
+    async def _rest_scores(
+        self,
+        rollouts: Sequence[Rollout],
+        texts: Sequence[str],
+        accuracies: Sequence[Awaitable[_Judged]],
+        step: int,
+        *,
+        archived: Mapping[str, Awaitable[int]] | None = None,
+    ) -> list[RolloutScore]:
+        """Scores of textual and single rollouts; `accuracies` (one per rollout) may be running already.
+
+        `archived[sample_id]`, when given, completes once that question's grounded rollouts of
+        this step are in the archive; a textual rollout reads its reference only after it.
+        """
         # A zero consistency weight (the "w/o consistency" ablation) adds nothing to the total,
         # so the judge is not asked: n endpoint calls saved per textual rollout.
         judge_consistency = self.config.textual_consistency_weight > 0
-        jobs: list[Awaitable[_Judged]] = []
-        references: list[str | None] = []
-        for r, text in zip(rollouts, texts, strict=True):
-            jobs.append(self._accuracy(r, text))
+        waits = archived or {}
+
+        async def reference_and_consistency(r: Rollout, text: str) -> tuple[str | None, _Judged | None]:
+            if r.stream == "textual" and r.sample_id in waits:
+                await waits[r.sample_id]
             ref = self._reference_for(r, text)
-            references.append(ref)
-            if r.stream == "textual" and judge_consistency:
-                jobs.append(self._consistency(r, text, ref))
+            judge = r.stream == "textual" and judge_consistency
+            return ref, (await self._consistency(r, text, ref) if judge else None)
+
+        jobs: list[Awaitable[Any]] = []
+        for r, text, accuracy in zip(rollouts, texts, accuracies, strict=True):
+            jobs += [accuracy, reference_and_consistency(r, text)]
         results = iter(await asyncio.gather(*jobs))
         scores = []
-        for r, text, ref in zip(rollouts, texts, references, strict=True):
+        for r, text in zip(rollouts, texts, strict=True):
             acc = next(results)
-            cons = next(results) if r.stream == "textual" and judge_consistency else None
+            ref, cons = next(results)
             fmt = 1.0 if format_ok(text, mode=self.config.normalize_mode) else 0.0
             terms = {"format": fmt, "accuracy": acc.score, "consistency": cons.score if cons else None}
             scores.append(

@@ -1,0 +1,375 @@
+"""One authors'-size reward step with the OpenAI judge: ivgr against the capacity bound and the authors' scheduling.
+
+The step: 230 (grounded, textual) question pairs + 52 single questions, 5 rollouts each =
+2 560 rows (reference-implementation.md §4.10), with a seeded mix of answers: letters and
+yes/no (the rules decide them), repeated short answers (the cache merges them) and free text
+(the endpoint decides). Judge: an OpenAI-compatible asyncio server in its own process,
+answering every request after `--latency-ms` (default 100 ms) on `--endpoints` ports, with
+verdicts that are a fixed function of the prompt, so every run gets the same answers.
+
+Measured in the same run, each in a fresh process (so imports and start-up count):
+  * ivgr: the real `ivgr score --judge openai` command on the step (the endpoints are given
+    in IVGR_JUDGE_BASE_URL, comma-separated); wall time, the time from process start to its
+    first request, client CPU per request (user + sys of the process / requests sent);
+  * the capacity bound: ivgr's requests x latency / (max_concurrency x endpoints);
+  * the authors' scheduling, re-expressed: a pool of min(64, questions + 4) threads with one
+    task per question and the calls of a question in sequence (A accuracies, then B
+    accuracies and consistencies, then single accuracies), every answer asked of the judge,
+    with the blocking openai SDK client as theirs;
+  * with `--before`: ivgr as it was before the lean client (openai SDK transport, 32 in
+    flight, grounded and textual phases one after the other), and a check that it produced
+    exactly the same output rows as the new path.
+
+    .venv/bin/python bench/bench_judge_step.py                      # 1 endpoint, 100 ms
+    .venv/bin/python bench/bench_judge_step.py --before             # plus the old client, same rows?
+    .venv/bin/python bench/bench_judge_step.py --endpoints 10 --latency-ms 1000 --no-authors
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import importlib.util
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+
+# ---------------------------------------------------------------- the step's rows
+COLOURS = ["red", "blue", "green", "yellow", "white", "black", "grey", "brown"]
+OBJECTS = ["laptop", "mug", "lamp", "phone", "book", "chair", "bag", "clock"]
+
+
+def step_rows(*, pairs: int = 230, singles: int = 52, per_question: int = 5, seed: int = 0) -> list[dict]:
+    """The rows of one step; the kinds of answer are mixed as in a VQA + math batch."""
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    for q in range(pairs):
+        colour, obj = rng.choice(COLOURS), rng.choice(OBJECTS)
+        x, y = rng.randint(0, 300), rng.randint(0, 300)
+        gt = [x, y, x + 80, y + 60]
+        kind = rng.random()
+        if kind < 0.25:  # multiple choice: the rules decide
+            question, reference = f"<image>\nWhat is on desk {q}? (A) a {obj} (B) a plant (C) a cup", "A"
+            answers = ["A", "(A)", "The answer is A", "B", "A"]
+        elif kind < 0.40:  # yes/no: the rules decide
+            question, reference = f"<image>\nIs there a {colour} {obj} on desk {q}?", "yes"
+            answers = ["Yes.", "yes", "No, there is not.", "Yes, there is.", "yes"]
+        else:  # free text: the judge decides; GRPO groups repeat short answers
+            question, reference = f"<image>\nWhat colour is the {obj} on desk {q}?", f"{colour}"
+            other = rng.choice([c for c in COLOURS if c != colour])
+            answers = [f"The {obj} is {colour}.", f"It is {colour}.", f"The {obj} is {colour}.",
+                       f"It looks {other}.", f"A {colour}-ish {obj}."]
+        rng.shuffle(answers)
+        for k in range(per_question):
+            jitter = [v + rng.randint(-8, 8) for v in gt]
+            box = f"<box>[{jitter[0]},{jitter[1]},{jitter[2]},{jitter[3]}]</box>"
+            think = (f"I find the {obj} {box} on desk {q}. It is {colour}, next to a "
+                     f"{rng.choice(OBJECTS)} and a {rng.choice(OBJECTS)}; variant {k}.")
+            rows.append(dict(sample_id=f"q{q}", stream="grounded", question=question, answer=reference,
+                             target_boxes=[gt], completion=f"<think>{think}</think><answer>{answers[k]}</answer>"))
+        for k in range(per_question):
+            said = colour if rng.random() < 0.8 else rng.choice(COLOURS)
+            think = (f"The {obj} on desk {q} looks {said}; beside it I see a {rng.choice(OBJECTS)} "
+                     f"and a {rng.choice(OBJECTS)} (rollout {k}).")
+            rows.append(dict(sample_id=f"q{q}", stream="textual", question=question, answer=reference,
+                             completion=f"<think>{think}</think><answer>{answers[(k + 1) % per_question]}</answer>"))
+    for q in range(singles):
+        value = rng.randint(2, 60)
+        answers = [str(value), f"The answer is {value}.", str(value + 1), f"{value} apples", "about ten or so"]
+        rng.shuffle(answers)
+        for k in range(per_question):
+            rows.append(dict(sample_id=f"m{q}", stream="single", question=f"How many apples are in basket {q}?",
+                             answer=str(value) if q % 2 else f"{value} apples",
+                             completion=f"<think>Count them: {value} in total.</think><answer>{answers[k]}</answer>"))
+    return rows
+
+
+# ---------------------------------------------------------------- the judge server
+_FENCE = re.compile(r"<<<(REFERENCE|CANDIDATE)-[0-9a-f]+>>>\n(.*?)\n<<<END-\1-[0-9a-f]+>>>", re.DOTALL)
+
+
+def verdict(prompt: str, n: int) -> list[str]:
+    """A fixed function of the fenced texts: accuracy 1 when the reference word is in the answer;
+    consistency one rubric level chosen by a hash of the candidate (n copies)."""
+    fenced = dict(_FENCE.findall(prompt))
+    reference, candidate = fenced.get("REFERENCE", ""), fenced.get("CANDIDATE", "")
+    if n <= 1:
+        return ["1" if reference.lower().split()[-1:] and reference.lower().split()[-1] in candidate.lower() else "0"]
+    level = ("0.0", "0.3", "0.7", "1.0")[hashlib.sha256(candidate.encode()).digest()[0] % 4]
+    return [level] * n
+
+
+async def _serve(ports: int, latency_s: float) -> None:
+    stats = {"count": 0, "first": None, "in_flight": 0, "max_in_flight": 0, "per_port": [0] * ports}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port_index: int) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                method, path, _ = line.decode().split(" ", 2)
+                length = 0
+                while (header := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = header.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length) if length else b""
+                if path == "/stats":
+                    payload = json.dumps(stats).encode()
+                elif path == "/reset":
+                    stats.update(count=0, first=None, max_in_flight=0, per_port=[0] * ports)
+                    payload = b"{}"
+                else:
+                    stats["count"] += 1
+                    stats["per_port"][port_index] += 1
+                    stats["first"] = stats["first"] or time.time()
+                    stats["in_flight"] += 1
+                    stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+                    request = json.loads(body)
+                    texts = verdict(request["messages"][-1]["content"], int(request.get("n") or 1))
+                    await asyncio.sleep(latency_s)
+                    stats["in_flight"] -= 1
+                    payload = json.dumps({
+                        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": request["model"],
+                        "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                                    for i, t in enumerate(texts)],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    servers = []
+    for i in range(ports):
+        servers.append(await asyncio.start_server(lambda r, w, i=i: handle(r, w, i), "127.0.0.1", 0, backlog=4096))
+    print(json.dumps([s.sockets[0].getsockname()[1] for s in servers]), flush=True)
+    await asyncio.Event().wait()
+
+
+class JudgeServer:
+    """The asyncio judge server in a child process (its CPU is not the client's)."""
+
+    def __init__(self, ports: int, latency_ms: float) -> None:
+        self.proc = subprocess.Popen([PY, __file__, "--serve", str(ports), "--latency-ms", str(latency_ms)],
+                                     stdout=subprocess.PIPE, text=True)
+        self.ports = json.loads(self.proc.stdout.readline())  # type: ignore[union-attr]
+        self.urls = [f"http://127.0.0.1:{p}/v1" for p in self.ports]
+
+    def call(self, path: str) -> dict:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.ports[0], timeout=10)
+        conn.request("POST", path, body=b"")
+        data = json.loads(conn.getresponse().read())
+        conn.close()
+        return data
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+# ---------------------------------------------------------------- the contenders (child processes)
+def child_authors(rows_path: str, urls: list[str]) -> None:
+    """The authors' scheduling (§4.10): one task per question in a thread pool, calls in sequence."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ivgr.geometry import is_valid_box
+    from ivgr.parsing import extract_answer, extract_think, find_box_spans, parse_box
+    from ivgr.prompts.judge import accuracy_prompt, consistency_prompt, new_fence_token
+    from ivgr.rewards.terms import box_iou_reward
+
+    rows = [json.loads(line) for line in Path(rows_path).read_text().splitlines()]
+    try:
+        import openai
+
+        client = openai.OpenAI(base_url=urls[0], api_key="EMPTY")  # theirs: one client, SDK defaults
+    except ImportError:  # a machine without the SDK: plain http.client, lighter than theirs
+        client = None
+        print("authors' scheduling: openai SDK missing, using http.client (cheaper per call)", file=sys.stderr)
+    local = threading.local()
+
+    def ask(prompt: str, n: int, temperature: float) -> list[str]:
+        body = {"model": "judge", "messages": [{"role": "user", "content": prompt}], "temperature": temperature}
+        if n > 1:
+            body["n"] = n
+        if client is not None:
+            reply = client.chat.completions.create(**body)
+            return [c.message.content or "" for c in reply.choices]
+        import http.client
+        import urllib.parse
+
+        if not hasattr(local, "conn"):
+            parts = urllib.parse.urlsplit(urls[0])
+            local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
+        local.conn.request("POST", "/v1/chat/completions", body=json.dumps(body),
+                           headers={"Content-Type": "application/json", "Authorization": "Bearer EMPTY"})
+        data = json.loads(local.conn.getresponse().read())
+        return [c["message"]["content"] or "" for c in data["choices"]]
+
+    def accuracy(r: dict) -> float:
+        answer = extract_answer(r["completion"]) or ""
+        prompt = accuracy_prompt(question=r["question"], answer=answer, reference=r["answer"],
+                                 token=new_fence_token(), max_chars=6000)
+        return float(ask(prompt, 1, 0.01)[0].strip() == "1")
+
+    def question_task(group: list[dict]) -> int:
+        reference = None
+        best = -1.0
+        for r in (g for g in group if g["stream"] == "grounded"):
+            acc = accuracy(r)
+            preds = [b for b in (parse_box(s) for s in find_box_spans(r["completion"])) if b and is_valid_box(b)]
+            iou = box_iou_reward(preds, [tuple(b) for b in r["target_boxes"]]) or 0.0
+            if acc == 1.0 and iou >= 0.3 and iou > best:
+                best, reference = iou, extract_think(r["completion"])
+        for r in (g for g in group if g["stream"] != "grounded"):
+            accuracy(r)
+            think = extract_think(r["completion"])
+            if r["stream"] == "textual" and reference and think:
+                ask(consistency_prompt(question=r["question"], reference=reference, candidate=think,
+                                       token=new_fence_token(), max_chars=6000), 4, 0.5)
+        return len(group)
+
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["sample_id"], []).append(r)
+    with ThreadPoolExecutor(max_workers=min(64, len(groups) + 4)) as pool:
+        assert sum(pool.map(question_task, groups.values())) == len(rows)
+
+
+def child_before(rows_path: str, urls: list[str], out_path: str) -> None:
+    """ivgr before the lean client: SDK transport, 32 in flight, phases one after the other."""
+    from ivgr.archive import RolloutArchive
+    from ivgr.judges import JudgeConfig, build_judge
+    from ivgr.judges.base import run_sync
+    from ivgr.rewards import Rollout, Scorer, ScorerConfig
+
+    rollouts = [Rollout(**json.loads(line)) for line in Path(rows_path).read_text().splitlines()]
+    judge = build_judge(JudgeConfig(kind="openai", base_url=",".join(urls), transport="sdk", max_concurrency=32))
+    scorer = Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive())
+    grounded = [r for r in rollouts if r.stream == "grounded"]
+    rest = [r for r in rollouts if r.stream != "grounded"]
+    g_scores, candidates = run_sync(scorer.ascore_grounded(grounded, step=0))
+    scorer.archive.offer_many(candidates)
+    r_scores = run_sync(scorer.ascore_rest(rest, step=0))
+    by_id = {id(r): s for r, s in zip(grounded + rest, g_scores + r_scores, strict=True)}
+    Path(out_path).write_text("".join(json.dumps(by_id[id(r)].to_dict()) + "\n" for r in rollouts))
+
+
+# ---------------------------------------------------------------- measuring
+def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run `cmd` in a fresh process: wall, CPU, requests it sent, first request after start."""
+    server.call("/reset")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start_wall = time.time()
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats = server.call("/stats")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    first = stats["first"] - start_wall if stats["first"] else float("nan")
+    return {"wall": wall, "cpu": cpu, "requests": stats["count"], "first": first,
+            "max_in_flight": stats["max_in_flight"], "per_port": stats["per_port"]}
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def report(name: str, m: dict[str, Any]) -> None:
+    print(f"  {name:<34} {m['wall']:6.2f} s  {m['requests']:5d} requests  first after {m['first']:.2f} s  "
+          f"CPU {m['cpu']:.2f} s = {1000 * m['cpu'] / max(1, m['requests']):.2f} ms/request  "
+          f"max in flight {m['max_in_flight']}" + (f"  judge errors {m['errors']}" if "errors" in m else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="judge reply delay (default 100)")
+    parser.add_argument("--endpoints", type=int, default=1, help="judge endpoints (ports) to spread over")
+    parser.add_argument("--concurrency", type=int, default=64, help="ivgr's max_concurrency per endpoint")
+    parser.add_argument("--pairs", type=int, default=230, help="question pairs in the step (authors: 230)")
+    parser.add_argument("--singles", type=int, default=52, help="single questions in the step (authors: 52)")
+    parser.add_argument("--skip-preflight", action="store_true",
+                        help="pass --skip-judge-preflight to ivgr score (no probe request before scoring)")
+    parser.add_argument("--profile", type=Path, help="write cProfile stats of the ivgr run to this file")
+    parser.add_argument("--no-authors", action="store_true", help="skip the authors' scheduling")
+    parser.add_argument("--before", action="store_true", help="also run ivgr's old client and compare the rows")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(_serve(args.serve, args.latency_ms / 1000))
+        return
+    if args.child:
+        sys.path.insert(0, str(ROOT))
+        kind, rows_path, urls, *rest = args.child
+        {"authors": child_authors, "before": child_before}[kind](rows_path, urls.split(","), *rest)
+        return
+
+    rows = step_rows(pairs=args.pairs, singles=args.singles)
+    server = JudgeServer(args.endpoints, args.latency_ms)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = Path(tmp) / "step.jsonl"
+            src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+            urls = ",".join(server.urls)
+            env = {"IVGR_JUDGE_BASE_URL": urls, "IVGR_JUDGE_MODEL": "judge", "IVGR_JUDGE_MAX_CONCURRENCY": str(args.concurrency)}
+            cli = [PY, "-c", "from ivgr.cli import main; main()", "score", str(src), "--judge", "openai",
+                   "--out", str(Path(tmp) / "ours.jsonl")] + (["--skip-judge-preflight"] if args.skip_preflight else [])
+            if args.profile:
+                wrapper = Path(tmp) / "ivgr_cli.py"
+                wrapper.write_text("from ivgr.cli import main\nmain()\n")
+                cli[1:3] = ["-m", "cProfile", "-o", str(args.profile.resolve()), str(wrapper)]
+            ours = timed(cli, server, env)
+            ours["errors"] = sum(row["judge_errors"] for row in _rows(Path(tmp) / "ours.jsonl"))
+            authors = None if args.no_authors else timed([PY, __file__, "--child", "authors", str(src), urls], server)
+            before = None
+            if args.before and importlib.util.find_spec("openai") is None:
+                print("--before needs the openai SDK; skipped", file=sys.stderr)
+            elif args.before:
+                before = timed([PY, __file__, "--child", "before", str(src), urls, str(Path(tmp) / "before.jsonl")], server)
+                old_rows, new_rows = _rows(Path(tmp) / "before.jsonl"), _rows(Path(tmp) / "ours.jsonl")
+                same = sum(a == b for a, b in zip(old_rows, new_rows, strict=True))
+                before["errors"] = sum(row["judge_errors"] for row in old_rows)
+    finally:
+        server.close()
+
+    slots = args.concurrency * args.endpoints
+    bound = ours["requests"] * args.latency_ms / 1000 / slots
+    print(f"one step: {len(rows)} rows; judge: {args.endpoints} endpoint(s) x {args.concurrency} in flight, "
+          f"{args.latency_ms:.0f} ms a reply")
+    report("ivgr score --judge openai", ours)
+    print(f"    capacity bound {bound:.2f} s (requests x latency / {slots} slots); wall / bound = {ours['wall'] / bound:.2f}")
+    if ours["per_port"] and len(ours["per_port"]) > 1:
+        print(f"    requests per endpoint: {ours['per_port']}")
+    if authors:
+        report("authors' scheduling (64 threads)", authors)
+        print(f"    ivgr is {authors['wall'] / ours['wall']:.2f}x faster than the authors' scheduling")
+    if before:
+        report("ivgr before (SDK, 32, phases)", before)
+        print(f"    new / old: {before['wall'] / ours['wall']:.2f}x faster; identical output rows: {same}/{len(rows)}")
+
+
+if __name__ == "__main__":
+    main()
