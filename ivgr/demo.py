@@ -2,10 +2,10 @@
 
 Stages (each caches its output under OUT, so a re-run resumes after the last finished stage):
   world     synthetic scenes for SFT, RL, validation and a held-out test split (ivgr.data.synthetic)
-  base      a random-weight tiny Qwen2.5-VL (ivgr.models.build_tiny_model)
-  sft       cold-start SFT on grounded + some textual CoTs (ivgr.training.sft.run_sft; paper.md §2.7),
+  base      a random-weight tiny Qwen3-VL (ivgr.models.build_tiny_model, family qwen3_vl)
+  sft       cold-start SFT on grounded + some textual CoTs (ivgr.training.sft.run_sft; the paper's cold start),
             stopped once the grounded stream reads the validation split (`sft_stop_grounded_accuracy`)
-  rl/<v>    GRPO with the rules judge, one run per variant (ivgr.training.train; paper.md §4.4)
+  rl/<v>    GRPO with the rules judge, one run per variant of the paper's component ablation (ivgr.training.train)
   eval      held-out textual and grounded accuracy, box IoU, format rate per model
   report    OUT/metrics.json and a self-contained OUT/report.html
 
@@ -30,62 +30,65 @@ from ivgr.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-# RL variants of the component ablation (paper.md §4.4), all starting from the same SFT model.
+# RL variants of the paper's component ablation (arXiv 2605.31096), all starting from the same SFT model.
 VARIANTS: dict[str, dict[str, Any]] = {
     "ivgr": {"streams": ["grounded", "textual"], "use_consistency": True},
-    "no_archive": {"streams": ["grounded", "textual"], "use_consistency": True, "archive_persistent": False},
     "no_consistency": {"streams": ["grounded", "textual"], "use_consistency": False},
     "textual_only": {"streams": ["textual"], "use_consistency": False},
+    "no_archive": {"streams": ["grounded", "textual"], "use_consistency": True, "archive_persistent": False},
     "grounded_only": {"streams": ["grounded"], "use_consistency": False},
 }
 DEFAULT_VARIANTS = ("ivgr", "no_consistency")
 MODES = ("textual", "grounded")
 
 
-# Deviation: the demo trains a 0.8M-parameter model from scratch on a CPU, so its settings differ from
-# the authors' 7B run: compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that
-# stops once the grounded stream reads the validation split, GRPO with N=8, temperature 0.7, lr 5e-5
-# and batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
+# Deviation: the demo trains a 0.9M-parameter model from scratch on a CPU, so its settings differ from
+# the authors' 7B run: a tiny Qwen3-VL (its vision tower's learned position embedding lets boxes follow
+# the target), compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that stops
+# once the grounded stream reads the validation split, GRPO with N=8, temperature 0.7, lr 5e-5 and
+# batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
 @dataclass
 class DemoSettings:
     """Every knob of the demo. Defaults = the default run (recipes/demo.yaml lists the same values)."""
 
     seed: int = 0
+    # Three coloured objects, one per 32-px cell (one merged Qwen3-VL visual token); the question
+    # names the target by where it is ("What colour is the leftmost object?"), so answering means
+    # finding it. Cold-start scenes may repeat a colour (easier: a glance at the wrong object is
+    # sometimes right), the RL and test scenes never do and have smaller targets.
     world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
-        "canvas": 112, "n_objects": 3, "min_size": 18, "max_size": 24, "layout": "grid", "salient": True,
-        "noise": 0, "n_clutter": 0, "question_mix": {"colour": 0.7, "colour_choice": 0.3}})
-    # WorldConfig fields that differ for the RL and held-out test scenes: the cold start (and its
-    # validation split) sees 18-24 px targets, RL and the test use 8-14 px ones the SFT data never
-    # showed; the paper's RL data (V*-style high-resolution scenes, VisDrone small objects;
-    # paper.md §3.2) and its benchmarks likewise centre on small targets.
-    rl_world: dict[str, Any] = field(default_factory=lambda: {"min_size": 8, "max_size": 14})
+        "canvas": 128, "n_objects": 3, "min_size": 18, "max_size": 28, "layout": "grid", "salient": False,
+        "distinct_colours": False, "noise": 0, "n_clutter": 0, "question_mix": {"colour_at": 1.0}})
+    # WorldConfig fields that differ for the RL and held-out test scenes.
+    rl_world: dict[str, Any] = field(default_factory=lambda: {"min_size": 14, "max_size": 22, "distinct_colours": True})
     prompt_style: str = "compact"  # ivgr.prompts style for SFT data, RL rows and evaluation
-    sft_scenes: int = 1200
+    sft_scenes: int = 3000
     rl_scenes: int = 300
     test_scenes: int = 200
     val_scenes: int = 100  # validation split the cold start checks itself on (never the test split)
-    textual_fraction: float = 0.1  # paper.md §2.7: ~3K textual of 35K cold-start CoTs
+    textual_fraction: float = 0.1  # arXiv 2605.31096, cold-start SFT: ~3K textual of 35K cold-start CoTs
     model: dict[str, Any] = field(default_factory=lambda: {
-        "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "family": "qwen3_vl", "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
         "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
-        "vision_intermediate_size": 128, "min_pixels": 112 * 112, "max_pixels": 112 * 112, "rope_theta": 10.0})
+        "vision_intermediate_size": 128, "min_pixels": 128 * 128, "max_pixels": 128 * 128, "rope_theta": 10.0})
     # The cold start ends at the first check (every `sft_check_every` steps) where the grounded
     # stream answers this share of the validation split; None = always run sft.max_steps. A tiny
-    # model learns to read the image all at once, at a seed-dependent step (docs/DEMO_RESULTS.md):
-    # a fixed step count lands before that on some seeds (RL cannot teach a blind model to see) and
-    # after both streams saturate on others (nothing left for RL).
-    sft_stop_grounded_accuracy: float | None = 0.9
-    sft_check_every: int = 25
+    # model learns to read the image all at once, at a seed-dependent step (docs/DEMO_RESULTS.md).
+    sft_stop_grounded_accuracy: float | None = 0.8
+    sft_check_every: int = 100
     sft: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 1200, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
+        "max_steps": 1500, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
         "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512,
-        "answer_loss_weight": 5.0, "box_loss_weight": 0.5})
+        "answer_loss_weight": 5.0, "box_loss_weight": 1.0})
     rl: dict[str, Any] = field(default_factory=lambda: {
         "max_steps": 150, "num_generations": 8, "per_device_train_batch_size": 64,
         "steps_per_generation": 1, "learning_rate": 5e-5, "max_completion_length": 56,
         "temperature": 0.7, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
         "loss_type": "dapo", "scale_rewards": "batch", "lr_scheduler_type": "cosine", "warmup_steps": 5})
     variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
+    # One torch thread: the sum order of a matmul depends on the thread count, so a fixed count gives
+    # the same numbers on any machine; a model this small gains nothing from a second thread.
+    torch_threads: int = 1
     eval_batch_size: int = 40
     eval_max_new_tokens: int = 64
     examples: int = 4  # example scenes drawn in the report
@@ -103,6 +106,8 @@ class DemoSettings:
         stop = self.sft_stop_grounded_accuracy
         if stop is not None and not 0 < stop <= 1:
             raise ConfigError(f"demo sft_stop_grounded_accuracy must be in (0, 1] or null, got {stop}")
+        if self.torch_threads < 1:
+            raise ConfigError(f"demo torch_threads must be >= 1, got {self.torch_threads}")
         if self.sft_check_every < 1:
             raise ConfigError(f"demo sft_check_every must be >= 1, got {self.sft_check_every}")
 
@@ -171,6 +176,7 @@ def _world_cfg(settings: DemoSettings, split: str = "sft"):
     from ivgr.data.synthetic import WorldConfig
 
     values = {**settings.world, **(settings.rl_world if split in ("rl", "test") else {})}
+    values.setdefault("cell", 32 if _family(settings) == "qwen3_vl" else 28)
     for key in ("colours", "shapes"):
         if key in values:
             values[key] = tuple(values[key])
@@ -178,6 +184,15 @@ def _world_cfg(settings: DemoSettings, split: str = "sft"):
         return WorldConfig(**values)
     except TypeError as err:
         raise ConfigError(f"demo world settings: {err}") from None
+
+
+def _family(settings: DemoSettings) -> str:
+    return settings.model.get("family", "qwen2_5_vl")
+
+
+def _frame(settings: DemoSettings) -> str:
+    """The box frame of the demo's model family (Qwen3-VL grounds in 0-1000, Qwen2.5-VL in pixels)."""
+    return "norm1000" if _family(settings) == "qwen3_vl" else "pixel"
 
 
 def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:
@@ -188,9 +203,10 @@ def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:
     summary = {}
     for split, n in (("sft", settings.sft_scenes), ("rl", settings.rl_scenes), ("val", settings.val_scenes),
                      ("test", settings.test_scenes)):
-        summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=_world_cfg(settings, split))
+        summary[split] = generate(data / split, n=n, seed=settings.seed, split=split, cfg=_world_cfg(settings, split),
+                                  frame=_frame(settings))
     summary["sft_jsonl"] = write_sft_jsonl(data / "sft.jsonl", data / "sft", textual_fraction=settings.textual_fraction,
-                                           seed=settings.seed, cfg=_world_cfg(settings, "sft"),
+                                           seed=settings.seed, cfg=_world_cfg(settings, "sft"), frame=_frame(settings),
                                            prompt_style=settings.prompt_style)
     return summary
 
@@ -270,7 +286,7 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
               "seed": settings.seed, "report_to": "none", "logging_steps": 1, "save_strategy": "no",
               "use_cpu": True, "bf16": False, "activation_checkpointing": False, "dataloader_num_workers": 0,
               # Deviation: offline rules judge instead of the authors' Qwen2.5-72B endpoint (no network
-              # in the demo; paper.md §2.3.5); option rl.judge.
+              # in the demo; arXiv 2605.31096, consistency reward); option rl.judge.
               "model_dtype": "float32", "judge": {"kind": "rules"}, "log_completions": False,
               "prompt_style": settings.prompt_style,
               **VARIANTS[variant], **settings.rl}
@@ -315,7 +331,7 @@ def _QuietTrainerOutput():  # noqa: N802 - a factory standing in for a class bui
 
 
 # ----------------------------------------------------------------------------- evaluation
-# Deviation: evaluation accuracy is normalised exact match, not an LLM judge (paper.md §2.3.2): the
+# Deviation: evaluation accuracy is normalised exact match, not an LLM judge (arXiv 2605.31096, accuracy reward): the
 # world's answers are single words from a closed set; option none (ivgr.demo.normalise_answer).
 def normalise_answer(text: str | None) -> str:
     """Lower-case, keep letters only: "Red." and " red" both match "red" (answers are one word)."""
@@ -344,7 +360,7 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
         metrics[f"{mode}_accuracy"] = sum(correct) / len(samples)
         metrics[f"{mode}_format_rate"] = sum(format_ok(r.completion) for r in results) / len(samples)
         if mode == "grounded":
-            ious = [box_iou_reward(list(r.boxes), list(s.target_boxes)) or 0.0 for r, s in zip(results, samples)]
+            ious = [box_iou_reward(list(r.boxes), pixel_targets(s)) or 0.0 for r, s in zip(results, samples)]
             metrics["grounded_box_iou"] = sum(ious) / len(samples)
         outputs[mode] = [{"sample_id": s.sample_id, "completion": r.completion, "answer": r.answer,
                           "boxes": [list(b) for b in r.boxes], "correct": c}
@@ -352,6 +368,47 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
     # The contract's single format_rate: both modes together.
     metrics["format_rate"] = sum(metrics[f"{mode}_format_rate"] for mode in modes) / len(modes)
     return {"metrics": metrics, "outputs": outputs}
+
+
+def pixel_targets(sample) -> list:
+    """A sample's target boxes in pixels of its image, the frame the engine reports predicted boxes in."""
+    from ivgr.geometry import to_frame
+
+    if sample.frame == "pixel":
+        return list(sample.target_boxes)
+    width, height = sample.image_size
+    return [to_frame(b, src=sample.frame, dst="pixel", width=width, height=height) for b in sample.target_boxes]
+
+
+def constant_box_baseline(samples, *, step: int = 4) -> dict[str, Any]:
+    """The single box that, predicted for every sample, gets the highest mean box IoU reward.
+
+    A model whose boxes do not follow the target can reach this score (e.g. by always boxing the
+    most common cell), so the demo's box IoU is read against it. Candidates are every box with
+    corners on a `step`-pixel grid; the reward is `box_iou_reward` for one predicted box:
+    1/2 * (mean_g IoU(g, p) + max_g IoU(p, g)).
+    """
+    import numpy as np
+
+    side = max(max(s.image_size) for s in samples)
+    coords = np.arange(0, side + 1, step, dtype=np.float64)
+    lo, hi = np.triu_indices(len(coords), k=1)
+    x1, x2 = coords[lo], coords[hi]
+    cx1, cy1 = np.repeat(x1, len(x1)), np.tile(x1, len(x1))
+    cx2, cy2 = np.repeat(x2, len(x2)), np.tile(x2, len(x2))
+    cand_area = (cx2 - cx1) * (cy2 - cy1)
+    total = np.zeros_like(cand_area)
+    for sample in samples:
+        ious = []
+        for gx1, gy1, gx2, gy2 in pixel_targets(sample):
+            inter = (np.clip(np.minimum(cx2, gx2) - np.maximum(cx1, gx1), 0, None)
+                     * np.clip(np.minimum(cy2, gy2) - np.maximum(cy1, gy1), 0, None))
+            ious.append(inter / (cand_area + (gx2 - gx1) * (gy2 - gy1) - inter))
+        ious = np.stack(ious)
+        total += 0.5 * (ious.mean(axis=0) + ious.max(axis=0))
+    best = int(np.argmax(total))
+    return {"box_iou": float(total[best] / len(samples)),
+            "box": [float(cx1[best]), float(cy1[best]), float(cx2[best]), float(cy2[best])]}
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -379,6 +436,9 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "settings.json").write_text(settings_json)
+    import torch
+
+    torch.set_num_threads(settings.torch_threads)
     notify = on_stage or (lambda name: None)
     walls: dict[str, float] = {}
     started = time.monotonic()
@@ -413,8 +473,11 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
         return results
 
     evals = timed("eval", evaluate_all)
+    from ivgr.data.prepared import read_prepared
+
     metrics = {
         "chance_accuracy": world["test"]["chance_accuracy"],
+        "box_iou_constant_baseline": constant_box_baseline(read_prepared(out / "data" / "test"))["box_iou"],
         "sft": {**evals["sft"]["metrics"], **_sft_steps(out, settings)},
         "ivgr": {**evals["ivgr"]["metrics"], "rl_wall_s": rl["ivgr"]["wall_s"], "archive_size": rl["ivgr"]["archive_size"]},
         "ablations": {v: {**evals[v]["metrics"], "rl_wall_s": rl[v]["wall_s"], "archive_size": rl[v]["archive_size"]}

@@ -66,7 +66,8 @@ def _print_summary(console, metrics: dict, out: Path, wall: float) -> None:
     """The accuracy table on the terminal, then where the report is."""
     from rich.table import Table
 
-    table = Table(title=f"held-out accuracy (chance {metrics['chance_accuracy']:.3f})")
+    table = Table(title=f"held-out accuracy (chance {metrics['chance_accuracy']:.3f}; "
+                        f"best constant box IoU {metrics['box_iou_constant_baseline']:.3f})")
     for col in ("model", "textual acc", "grounded acc", "box IoU", "format"):
         table.add_column(col)
     rows = [("sft", metrics["sft"]), ("ivgr", metrics["ivgr"]), *metrics["ablations"].items()]

@@ -104,8 +104,10 @@ def _table(metrics: dict[str, Any]) -> str:
     rows = [("SFT (cold start)", metrics.get("sft", {})), ("iVGR (full)", metrics.get("ivgr", {}))]
     rows += [(f"ablation: {k}", v) for k, v in metrics.get("ablations", {}).items()]
     head = "".join(f"<th>{label}</th>" for _, label in TABLE_KEYS)
-    body = [f"<tr><td>chance</td><td>{metrics.get('chance_accuracy', 0):.3f}</td>"
-            f"<td>{metrics.get('chance_accuracy', 0):.3f}</td><td>-</td><td>-</td></tr>"]
+    constant = metrics.get("box_iou_constant_baseline")
+    body = [f"<tr><td>chance (best constant box for IoU)</td><td>{metrics.get('chance_accuracy', 0):.3f}</td>"
+            f"<td>{metrics.get('chance_accuracy', 0):.3f}</td>"
+            f"<td>{'-' if constant is None else f'{constant:.3f}'}</td><td>-</td></tr>"]
     for name, values in rows:
         cells = "".join(f"<td>{values.get(k, float('nan')):.3f}</td>" for k, _ in TABLE_KEYS)
         body.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
@@ -126,6 +128,7 @@ def _cold_start_line(sft: dict[str, Any]) -> str:
 def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:
     """Example scenes: image with boxes, then the iVGR model's grounded and textual CoTs."""
     from ivgr.data.prepared import read_prepared
+    from ivgr.demo import pixel_targets
 
     samples = read_prepared(test_dir)[:n]
     model = "ivgr" if "ivgr" in evals else next(iter(evals))
@@ -133,7 +136,7 @@ def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:
     blocks = []
     for i, sample in enumerate(samples):
         grounded, textual = outputs["grounded"][i], outputs["textual"][i]
-        img = scene_with_boxes(test_dir / sample.image, list(sample.target_boxes), grounded["boxes"])
+        img = scene_with_boxes(test_dir / sample.image, pixel_targets(sample), grounded["boxes"])
         verdict = {True: "correct", False: "wrong"}
         blocks.append(
             f"<div class='example'><img alt='scene {html.escape(sample.sample_id)}' src='{img}'>"

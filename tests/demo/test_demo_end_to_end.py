@@ -29,7 +29,7 @@ def quick_run(tmp_path_factory) -> Path:
 def test_quick_demo_writes_metrics_with_every_key(quick_run):
     metrics = json.loads((quick_run / "metrics.json").read_text())
     assert {"chance_accuracy", "sft", "ivgr", "ablations"} <= set(metrics)
-    assert 0 < metrics["chance_accuracy"] < 1
+    assert 0 < metrics["chance_accuracy"] < 1 and 0 < metrics["box_iou_constant_baseline"] < 1
     assert MODEL_KEYS <= set(metrics["sft"]) and MODEL_KEYS <= set(metrics["ivgr"])
     assert set(metrics["ablations"]) == {"no_consistency"} and MODEL_KEYS <= set(metrics["ablations"]["no_consistency"])
     for model in (metrics["sft"], metrics["ivgr"], metrics["ablations"]["no_consistency"]):

@@ -27,16 +27,42 @@ def _world_and_base(out, settings):
 
 
 def test_rl_and_test_scenes_use_the_rl_world_and_sft_scenes_the_base_world(tmp_path):
-    settings = DemoSettings.from_dict({"sft_scenes": 12, "rl_scenes": 12, "val_scenes": 12, "test_scenes": 12})
+    settings = DemoSettings.from_dict({"sft_scenes": 24, "rl_scenes": 24, "val_scenes": 12, "test_scenes": 24})
     make_world(tmp_path, settings)
 
-    def largest_side(split):
-        return [max(b[2] - b[0], b[3] - b[1]) for s in read_prepared(tmp_path / "data" / split) for b in s.target_boxes]
+    def samples(split):
+        return read_prepared(tmp_path / "data" / split)
 
-    for split in ("sft", "val"):  # 18-24 px objects (a triangle's painted box may lose a pixel)
+    def largest_side(split):  # in pixels of the 128-px canvas (boxes are stored in norm1000)
+        return [max(b[2] - b[0], b[3] - b[1]) for s in samples(split) for b in demo.pixel_targets(s)]
+
+    def repeats_a_colour(sample):
+        colours = [o["colour"] for o in sample.meta["objects"]]
+        return len(set(colours)) < len(colours)
+
+    assert {s.frame for split in ("sft", "rl", "test") for s in samples(split)} == {"norm1000"}
+    for split in ("sft", "val"):  # 18-28 px objects (a triangle's painted box may lose a pixel)
         assert min(largest_side(split)) >= 16, split
-    for split in ("rl", "test"):  # 8-14 px
-        assert max(largest_side(split)) <= 14, split
+    for split in ("rl", "test"):  # 14-22 px, and every object its own colour
+        assert max(largest_side(split)) <= 22.1, split  # norm1000 integers round by < 0.07 px
+        assert not any(repeats_a_colour(s) for s in samples(split)), split
+    assert any(repeats_a_colour(s) for s in samples("sft"))
+
+
+def test_constant_box_baseline_finds_the_best_single_box(tmp_path):
+    settings = DemoSettings.from_dict({"test_scenes": 40})
+    make_world(tmp_path, settings)
+    test = read_prepared(tmp_path / "data" / "test")
+    best = demo.constant_box_baseline(test)
+    assert 0.0 < best["box_iou"] < 0.2  # no single box fits targets spread over 16 cells
+    from ivgr.rewards.terms import box_iou_reward
+
+    def mean_reward(box):
+        return sum(box_iou_reward([tuple(box)], demo.pixel_targets(s)) for s in test) / len(test)
+
+    assert mean_reward(best["box"]) == pytest.approx(best["box_iou"])
+    for other in ([0, 0, 128, 128], [48, 48, 80, 80], [4, 4, 28, 28]):  # canvas, centre cell, a corner cell
+        assert mean_reward(other) <= best["box_iou"] + 1e-9
 
 
 @pytest.mark.slow
