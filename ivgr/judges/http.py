@@ -2,14 +2,15 @@
 
 Why not the openai SDK on the hot path: one reward step puts a few thousand short questions to
 the judge, and the SDK's stack (httpx, anyio, pydantic models, retries it does not need here)
-costs about 7 ms of CPU per request on a 2-core box, so the event loop, not the judge, set the
-pace (docs/PERFORMANCE.md, Judge). This module speaks the chat-completions JSON directly over
-a pool of keep-alive HTTP/1.1 connections on asyncio streams: a few hundred microseconds per
-request. What the SDK does that matters is kept: the key goes only into the `Authorization:
-Bearer` header (never into a message or `repr`), each request is bounded by the caller's
-timeout, retries stay in `OpenAIJudge` (bounded, counted), HTTPS and keep-alive work as usual.
-The SDK stays available (`judge.transport: sdk`) and is used automatically where this client
-cannot go: an HTTP(S) proxy configured in the environment, or an injected client.
+cost several ms of CPU per request on a 2-core box, so the event loop, not the judge, set the
+pace. This module speaks the chat-completions JSON directly over a pool of keep-alive HTTP/1.1
+connections on asyncio streams; a whole `ivgr score` process then spends under 1 ms of CPU per
+request, parsing and scoring included (docs/PERFORMANCE.md, Judge). What the SDK does that
+matters is kept: the key goes only into the `Authorization: Bearer` header (never into a
+message or `repr`), each request is bounded by the caller's timeout, retries stay in
+`OpenAIJudge` (bounded, counted), HTTPS and keep-alive work as usual. The SDK stays available
+(`judge.transport: sdk`) and is used automatically where this client cannot go: an HTTP(S)
+proxy configured in the environment, or an injected client.
 
     endpoint = ChatEndpoint("http://localhost:8000/v1", api_key="EMPTY")
     body = await endpoint.chat({"model": "judge", "messages": [...], "temperature": 0.01})

@@ -5,9 +5,9 @@ accuracy prompt forever, let one HTTP error zero a whole question group, and par
 loosely (reference-implementation.md §4.6, §4.7, §4.10, §10.2). This judge:
   * is async, with at most `max_concurrency` requests in flight per endpoint, and spreads
     requests over several endpoints (`base_url` may list a fleet) by fewest requests in flight;
-  * speaks chat-completions JSON over keep-alive connections (`ivgr.judges.http`), a tenth of
-    the openai SDK's CPU per request; the SDK is used for `transport: sdk`, behind an HTTP(S)
-    proxy, and for an injected `client` / `http_client`;
+  * speaks chat-completions JSON over keep-alive connections (`ivgr.judges.http`; a fifth or
+    less of the openai SDK's CPU per request, docs/PERFORMANCE.md); the SDK is used for
+    `transport: sdk`, behind an HTTP(S) proxy, and for an injected `client` / `http_client`;
   * bounds each request (`timeout_s`), the retries (`max_retries`, exponential backoff with
     jitter) and each whole question (`deadline_s`, from its first request on), so a training
     step never hangs;
