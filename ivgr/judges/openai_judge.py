@@ -30,7 +30,7 @@ import random
 import re
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -391,8 +391,7 @@ class OpenAIJudge(SyncJudgeMixin):
                 }
                 if n > 1:
                     payload["n"] = n
-                async with asyncio.timeout(min(self.config.timeout_s, remaining)):
-                    response = await client.chat(payload)
+                response = await _bounded(client.chat(payload), min(self.config.timeout_s, remaining))
                 texts = _choice_texts(response)
                 if texts is None:
                     attempts.errors += 1
@@ -423,6 +422,14 @@ class OpenAIJudge(SyncJudgeMixin):
     def _backoff(self, attempt: int) -> float:
         base = min(self.config.backoff_max_s, self.config.backoff_s * (2 ** (attempt - 1)))
         return base * (0.5 + 0.5 * self._random.random())
+
+
+async def _bounded(coro: Awaitable[T], seconds: float) -> T:
+    """`await coro` with a timeout (TimeoutError); without a task per call where Python allows."""
+    if hasattr(asyncio, "timeout"):  # Python 3.11+
+        async with asyncio.timeout(seconds):
+            return await coro
+    return await asyncio.wait_for(coro, seconds)
 
 
 class _SdkEndpoint:
