@@ -6,8 +6,8 @@
     verdict = await judge.accuracy(question=q, answer="It is pink.", reference="pink")
     verdict = judge.accuracy_sync(question=q, answer="B", reference="B")   # from sync code
 
-Importing this package pulls in neither torch nor the `openai` SDK; `build_judge` imports
-the SDK only for `kind="openai"`.
+Importing this package pulls in neither torch nor the `openai` SDK; the `openai` judge
+imports the SDK only for `transport="sdk"`, behind a proxy, or for an injected client.
 """
 
 from __future__ import annotations
