@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
 import pytest
 
@@ -195,3 +197,14 @@ def test_judge_config_reads_a_fleet_and_its_concurrency_from_the_environment(mon
 def test_judge_config_rejects_bad_fleets_and_transports_in_one_line(settings, message):
     with pytest.raises(ConfigError, match=message):
         JudgeConfig(kind="openai", **settings)
+
+
+def test_the_scoring_path_imports_neither_the_sdk_nor_pydantic():
+    """`import ivgr` is lazy and the lean transport needs no SDK: both cost start-up before the first request."""
+    code = (
+        "import sys, ivgr, ivgr.rewards.scorer, ivgr.judges.openai_judge, ivgr.judges.http\n"
+        "heavy = {'openai', 'pydantic', 'httpx', 'ivgr.data.schema'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "assert ivgr.Sample.__name__ == 'Sample' and 'Sample' in dir(ivgr)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
