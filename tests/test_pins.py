@@ -42,7 +42,7 @@ def test_overridden_grpo_hooks_exist_in_the_pinned_trl():
 def test_overridden_trainer_hooks_exist_in_the_pinned_transformers():
     from transformers import Trainer
 
-    assert {"_load_from_checkpoint", "_save_checkpoint", "_get_output_dir"} <= set(vars(Trainer))
+    assert {"_load_from_checkpoint", "_save_checkpoint", "_get_output_dir", "_run_epoch"} <= set(vars(Trainer))
 
 
 def test_grpo_config_fields_we_set_exist():

@@ -90,6 +90,13 @@ class IvgrTrainConfig(GRPOConfig):
     freeze_vision_tower: bool = field(
         default=False, metadata={"help": "Freeze the ViT (the authors train it: false)."}
     )
+    bf16_master: str = field(
+        default="kahan",
+        metadata={"help": "How a model whose weights are bf16 keeps updates below bf16 rounding when no ZeRO/FSDP fp32 "
+                          "master weights do (one-GPU launch): kahan = AdamW with Kahan-compensated updates (the "
+                          "authors' optimizer; replaces optim adamw_torch), fp32 = upcast the weights to fp32 masters "
+                          "(2x weight memory; forward stays bf16 under bf16: true), off = plain bf16 AdamW."},
+    )
     block_vision_tokens: bool = field(
         default=True,
         metadata={"help": "Never sample the model's vision placeholder tokens (image/video pad, vision start/end) in "
@@ -128,6 +135,10 @@ class IvgrTrainConfig(GRPOConfig):
             raise ConfigError(f"streams={self.streams}: each must be one of {list(STREAMS)} and at least one given")
         if not 0.0 <= self.paired_ratio <= 1.0:
             raise ConfigError(f"paired_ratio={self.paired_ratio} must be in [0, 1]")
+        from ivgr.training.optim import BF16_MASTER
+
+        if self.bf16_master not in BF16_MASTER:
+            raise ConfigError(f"bf16_master={self.bf16_master!r} must be one of {', '.join(BF16_MASTER)}")
         if self.frame is not None and self.frame not in ("pixel", "norm1000"):
             raise ConfigError(f"frame={self.frame!r} must be pixel, norm1000 or null (the model's own frame)")
         from ivgr.prompts import check_prompt_style

@@ -32,6 +32,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from torch.utils.data import Sampler
 
@@ -235,3 +236,28 @@ class PairedStreamSampler(Sampler[int]):
                 for idx in chunk:
                     for _ in range(self.num_generations):
                         yield idx
+
+
+def find_paired_sampler(loader: Any, *, max_depth: int = 8) -> PairedStreamSampler | None:
+    """The `PairedStreamSampler` under a data loader's stack of batch-sampler wrappers, or None.
+
+    A multi-process resume stacks three: accelerate's `SkipBatchSampler(BatchSamplerShard(
+    BatchSampler(sampler)))`, one deeper than `DataLoaderShard.set_epoch` and transformers look,
+    so without this search the resumed epoch silently replayed epoch 0's order.
+
+    >>> from torch.utils.data import BatchSampler
+    >>> sampler = PairedStreamSampler(StreamIndex(pairs=((0, 1),), singles=()), num_generations=2, prompts_per_batch=2)
+    >>> class Wrapper:  # like accelerate's SkipBatchSampler / BatchSamplerShard
+    ...     def __init__(self, inner): self.batch_sampler = inner
+    >>> find_paired_sampler(Wrapper(Wrapper(BatchSampler(sampler, 4, False)))) is sampler
+    True
+    """
+    node = loader
+    for _ in range(max_depth):
+        if isinstance(node, PairedStreamSampler):
+            return node
+        node = getattr(node, "batch_sampler", None) or getattr(node, "sampler", None)
+        if node is None:
+            return None
+    return None
+

@@ -26,7 +26,7 @@ from ivgr.fileio import atomic_write_text
 from ivgr.rewards.scorer import TERMS
 from ivgr.training.judge_breaker import BreakerSettings, JudgeCircuitBreaker, save_checkpoint_now
 from ivgr.training.rewards import BatchRewarder, build_rollouts
-from ivgr.training.sampler import PairedStreamSampler, StreamIndex, check_alignment
+from ivgr.training.sampler import PairedStreamSampler, StreamIndex, check_alignment, find_paired_sampler
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,47 @@ class IvgrGRPOTrainer(GRPOTrainer):
             shuffle=self.shuffle_dataset,
             seed=self.args.seed,
         )
+
+    def _run_epoch(self, *args: Any, **kwargs: Any):
+        """Set the paired sampler's epoch, then run transformers' epoch loop.
+
+        transformers' own set_epoch call reaches the sampler through at most two wrappers; after a
+        multi-process resume it sits under three (`find_paired_sampler`), and the resumed epoch would
+        replay epoch 0's order. transformers 5.23 passes `epoch` and `train_dataloader` by keyword.
+        """
+        sampler = find_paired_sampler(kwargs["train_dataloader"])
+        if sampler is not None:
+            sampler.set_epoch(kwargs["epoch"])
+        return super()._run_epoch(*args, **kwargs)
+
+    # ------------------------------------------------------------------ optimizer
+    def create_optimizer(self, model=None):
+        """Keep the small updates of a bf16 model that no ZeRO/FSDP fp32 master weights protect.
+
+        The stock path would run torch AdamW on the bf16 weights themselves: at lr 1e-6 almost every
+        update rounds away (`ivgr.training.optim`). `bf16_master: kahan` (default) keeps the optimizer's
+        kwargs and param groups and swaps in `KahanAdamW`; `fp32` upcasts the weights to fp32 masters
+        (forward passes stay bf16 under `bf16: true` autocast).
+        """
+        # Deviation: the authors' bf16 AdamW with Kahan summation (EasyR1 `strategy: adamw_bf16`, github
+        # Visual-AI/iVGR verl/workers/fsdp_workers.py) on a bf16 launch without ZeRO/FSDP; fp32 master
+        # weights (torch AdamW) under ZeRO-3/FSDP; option bf16_master.
+        from ivgr.training.optim import KahanAdamW, bf16_update_plan
+
+        target = self.model if model is None else model
+        plan = None
+        if self.optimizer is None and self.optimizer_cls_and_kwargs is None:
+            plan = bf16_update_plan(self.args, list(target.parameters()),
+                                    sharded_master=self.is_deepspeed_enabled or self.is_fsdp_enabled)
+        if plan == "fp32":
+            target.float()
+        elif plan == "kahan":
+            _, kwargs = self.get_optimizer_cls_and_kwargs(self.args, target)
+            kept = {k: kwargs[k] for k in ("lr", "betas", "eps") if k in kwargs}
+            self.optimizer_cls_and_kwargs = (KahanAdamW, kept)
+        if plan:
+            logger.info("bf16 weights: %s", "fp32 master weights" if plan == "fp32" else "Kahan-compensated AdamW")
+        return super().create_optimizer(model)
 
     # ------------------------------------------------------------------ rewards
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):

@@ -210,3 +210,63 @@ def test_resume_after_sigkill_restores_model_optimizer_step_and_archive(tmp_path
     expected = PairedStreamSampler(index, num_generations=2, prompts_per_batch=2, seed=values["seed"]).generation_batches()
     seen = [[row[0] for row in batch[::2]] for batch in record["batches"]]
     assert seen == [[ids[i] for i in batch] for batch in expected[ckpt_step:8]]
+
+
+def _epoch_changing_seed(data: Path, n_pairs: int) -> int:
+    """A seed whose epoch-1 order differs from epoch 0's in the second generation batch (2 pairs each)."""
+    from ivgr.data.prepared import read_prepared
+    from ivgr.training.sampler import PairedStreamSampler, StreamIndex
+
+    ids = [s.sample_id for s in read_prepared(data)[:n_pairs] for _ in range(2)]
+    index = StreamIndex.from_rows(ids, ["grounded", "textual"] * n_pairs)
+    for seed in range(100):
+        sampler = PairedStreamSampler(index, num_generations=2, prompts_per_batch=4, seed=seed)
+        epoch0 = sampler.generation_batches()
+        sampler.set_epoch(1)
+        if sampler.generation_batches()[1] != epoch0[1]:
+            return seed
+    raise AssertionError("no seed changes the order between epochs")
+
+
+def _launch(tmp: Path, name: str, values: dict) -> tuple[subprocess.CompletedProcess, Path]:
+    config = tmp / f"{name}.json"
+    config.write_text(json.dumps(values))
+    out = tmp / name
+    proc = subprocess.run(_two_rank_command(config, out), env=_env(), capture_output=True, text=True, timeout=900)
+    return proc, out
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory) -> Path:
+    """The random tiny model: enough where only the sample order matters (no priming to wait for)."""
+    from ivgr.models import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("model") / "tiny-random", seed=0)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2700)  # three 2-rank launches; a guard against hangs, not a timed assertion
+def test_two_rank_resume_into_a_later_epoch_trains_the_uninterrupted_order(tmp_path, random_model, synthetic_data):
+    # 4 pairs, 2 per generation batch (1 per rank): 2 steps an epoch. Checkpoint 3 lies inside epoch 1,
+    # so resuming it wraps the sampler in accelerate's SkipBatchSampler(BatchSamplerShard(...)); step 4
+    # must still be epoch 1's second batch, not epoch 0's.
+    values = _base_config(tmp_path, random_model, synthetic_data, max_samples=4, max_steps=5, save_steps=3,
+                          max_completion_length=8, seed=_epoch_changing_seed(synthetic_data, 4))
+    full, full_out = _launch(tmp_path, "full", {**values, "output_dir": str(tmp_path / "run_full")})
+    assert full.returncode == 0, full.stderr[-3000:]
+
+    killed, killed_out = _launch(tmp_path, "killed", {**values, "_kill_after_save": 3})
+    assert killed.returncode != 0 and not killed_out.exists()  # both ranks died after writing checkpoint 3
+    from ivgr.training.trainer import find_resumable_checkpoint
+
+    assert find_resumable_checkpoint(values["output_dir"]).name == "checkpoint-3"
+    resumed, resumed_out = _launch(tmp_path, "resumed", {**values, "_resume": True})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    for rank in (0, 1):
+        expected = json.loads((full_out / f"rank{rank}.json").read_text())
+        got = json.loads((resumed_out / f"rank{rank}.json").read_text())
+        assert got["start"]["start_step"] == 3 and got["global_step"] == 5
+        order = [[row[:2] for row in batch] for batch in expected["batches"] if batch[0][0] != "probe"]
+        seen = [[row[:2] for row in batch] for batch in got["batches"] if batch[0][0] != "probe"]
+        assert len(order) == 5 and seen == order[3:5], rank

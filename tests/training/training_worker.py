@@ -2,6 +2,9 @@
 
     python training_worker.py CONFIG.json OUT_DIR
 
+CONFIG.json is a recipe mapping plus two test keys: `_resume: true` resumes from the newest
+checkpoint, `_kill_after_save: N` SIGKILLs every rank right after checkpoint N is written.
+
 Trains with `ivgr.training.train.train`, records every generation batch the scorer saw on this
 rank, then (multi-process only) runs the cross-rank archive probe: rank 0 scores a qualifying
 grounded rollout for sample "probe", rank 1 a textual rollout of the same sample, through the
@@ -24,6 +27,7 @@ def main() -> None:
 
     values = json.loads(config_path.read_text())
     resume = values.pop("_resume", None)
+    kill_after_save = values.pop("_kill_after_save", None)
     cfg = config_from_dict(values)
     batches = []
     original = BatchRewarder.score
@@ -47,7 +51,8 @@ def main() -> None:
 
     train_module.load_archive = recording_load_archive
     probe = StartProbe()
-    result = train(cfg, resume=True if resume else None, callbacks=[probe.callback])
+    callbacks = [probe.callback] if kill_after_save is None else [probe.callback, KillAfterSave(kill_after_save)]
+    result = train(cfg, resume=True if resume else None, callbacks=callbacks)
     rank = int(os.environ.get("RANK", "0"))
     record = {
         "rank": rank,
@@ -91,6 +96,24 @@ class StartProbe:
                     probe.record["adam_step"] = float(max(steps)) if steps else 0.0
 
         self.callback = _Callback()
+
+
+def KillAfterSave(step: int):  # noqa: N802 - builds a TrainerCallback lazily, like StartProbe
+    """Every rank SIGKILLs itself once all ranks have written checkpoint `step`: a crash at a known point."""
+    from transformers import TrainerCallback
+
+    class _Callback(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.global_step == step:
+                import signal
+
+                import torch.distributed as dist
+
+                if dist.is_available() and dist.is_initialized():
+                    dist.barrier()  # every rank has written its part (rng_state_R.pth) of the checkpoint
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return _Callback()
 
 
 def cross_rank_probe(rank: int, cfg) -> dict:
