@@ -59,7 +59,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tiny_ckpt, tiny_run, tmp_path_factory):
     """`ivgr ui` in a subprocess on a free loopback port; yields its URL, stops it at the end."""
     port = free_port()
