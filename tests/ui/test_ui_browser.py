@@ -55,7 +55,10 @@ def test_the_page_uploads_an_image_asks_and_shows_the_annotated_image(page, tmp_
     page.wait_for_function("() => { const i = document.querySelector('#ivgr-annotated img');"
                            " return i && i.complete && i.naturalWidth > 0; }")
     assert annotated.evaluate("i => [i.naturalWidth, i.naturalHeight]") == [320, 240]
-    assert page.locator("#ivgr-answer textarea").input_value() == "(no <answer> tag in the output)"
+    answer = page.locator("#ivgr-answer textarea, #ivgr-answer input").first
+    page.wait_for_function("() => { const a = document.querySelector('#ivgr-answer textarea, #ivgr-answer input');"
+                           " return a && a.value.length > 0; }")
+    assert answer.input_value() == "(no <answer> tag in the output)"
 
     shot = tmp_path / "ui.png"
     page.screenshot(path=str(shot), full_page=True)
