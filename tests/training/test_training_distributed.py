@@ -232,8 +232,17 @@ def _launch(tmp: Path, name: str, values: dict) -> tuple[subprocess.CompletedPro
     config = tmp / f"{name}.json"
     config.write_text(json.dumps(values))
     out = tmp / name
-    proc = subprocess.run(_two_rank_command(config, out), env=_env(), capture_output=True, text=True, timeout=900)
-    return proc, out
+    cmd = _two_rank_command(config, out)
+    # Own process group: on a timeout the ranks die with the launcher instead of living on.
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr), out
 
 
 @pytest.fixture(scope="module")
