@@ -7,6 +7,9 @@
 * `_save_checkpoint` additionally writes `archive.json`, the resolved `config.yaml` and
   `ivgr.json` *before* TRL writes the checkpoint, so a checkpoint whose `trainer_state.json`
   exists (written last by transformers) always has its archive.
+* `_run_epoch` sets the sampler's epoch where transformers' own call cannot reach it (multi-process resume).
+* `create_optimizer` swaps in Kahan-compensated AdamW for bf16 weights that no ZeRO/FSDP fp32 masters protect.
+* Before TRL reads them, `generation_kwargs` gain the model's vision placeholder ids (`block_vision_tokens`).
 
 Everything else (generation, advantages per G-group, clipped loss, KL, vLLM) is stock TRL.
 `tests/test_pins.py` asserts these hooks still exist in the pinned TRL.
