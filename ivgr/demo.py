@@ -192,7 +192,9 @@ def _family(settings: DemoSettings) -> str:
 
 def _frame(settings: DemoSettings) -> str:
     """The box frame of the demo's model family (Qwen3-VL grounds in 0-1000, Qwen2.5-VL in pixels)."""
-    return "norm1000" if _family(settings) == "qwen3_vl" else "pixel"
+    from ivgr.models.loader import model_frame
+
+    return model_frame({"model_type": _family(settings)})
 
 
 def make_world(out: Path, settings: DemoSettings) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """A procedurally generated fine-grained visual world for the offline demo (`ivgr demo`).
 
-In the spirit of V*/HR-Bench (paper.md §4.1): a cluttered canvas holds a few small objects
+In the spirit of V*/HR-Bench (arXiv 2605.31096, benchmarks): a cluttered canvas holds a few small objects
 (shape, colour, size, position) and each question is about one or two of them. Every scene is
 drawn from its own seed, so the world is deterministic, and the answers and target boxes come
 from the scene graph, so they are exact: a target box is the bounding box of the pixels that
@@ -10,7 +10,7 @@ Boxes are written in the model's frame: `pixel` (Qwen2.5-VL) or `norm1000` (Qwen
 
 The world writes the same prepared-dataset layout as real data (`ivgr.data.prepared`), plus
 grounded and textual reference CoTs in the SFT JSONL format (docs/CONTRACTS.md) for the
-cold start (paper.md §2.7: mostly grounded CoTs, a few textual ones).
+cold start (arXiv 2605.31096, cold-start SFT: mostly grounded CoTs, a few textual ones).
 
 Pure python + Pillow + pydantic: no torch/transformers/trl at module level.
 """
@@ -309,7 +309,7 @@ def make_scene(seed: int, cfg: WorldConfig) -> tuple[Scene, Image.Image]:
 
 
 def box_text(box: tuple[int, int, int, int]) -> str:
-    """`<box>[x1,y1,x2,y2]</box>` with integers and no spaces (the authors' parser needs that, paper.md §2.2)."""
+    """`<box>[x1,y1,x2,y2]</box>` with integers and no spaces (the authors' box parser needs that)."""
     return "<box>[" + ",".join(str(int(v)) for v in box) + "]</box>"
 
 
@@ -343,7 +343,7 @@ def grounded_cot(scene: Scene, frame: str = "pixel") -> str:
 
 
 # Deviation: cold-start CoTs come from the scene graph, not from Qwen2.5-VL-72B / TreeVGR-SFT
-# (paper.md §2.7; no model hub offline); textual CoT = grounded CoT without boxes; option textual_fraction.
+# (the paper's cold start; no model hub offline); textual CoT = grounded CoT without boxes; option textual_fraction.
 def textual_cot(scene: Scene) -> str:
     """Reference textual CoT: the same reasoning as `grounded_cot` without the boxes."""
     return f"<think>{_reasoning(scene, lambda obj: '')}</think><answer>{scene.answer}</answer>"
@@ -426,7 +426,7 @@ def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fracti
     """Write cold-start SFT examples (SFT JSONL, docs/CONTRACTS.md) for a synthetic prepared dataset.
 
     Every scene gives one grounded example; a `textual_fraction` of them also gives a textual
-    one (paper.md §2.7: 32K grounded + 3K textual, so about 10% textual). Prompts are in
+    one (arXiv 2605.31096, cold-start SFT: 32K grounded + 3K textual, so about 10% textual). Prompts are in
     `prompt_style` (`ivgr.prompts`). Image paths are absolute, so the file is usable from any
     working directory.
     """
