@@ -161,7 +161,8 @@ def test_sdk_transport_gives_the_same_verdicts_as_the_lean_one():
     with FakeJudgeServer(Reply(text=["0.7", "1.0"])) as server:
         verdicts = []
         for transport in ("lean", "sdk"):
-            judge = OpenAIJudge(base_url=server.url, transport=transport, n=2, cache_size=0, **FAST)
+            # a generous timeout: the SDK's first request builds its client stack (slow on a busy box)
+            judge = OpenAIJudge(base_url=server.url, transport=transport, n=2, cache_size=0, timeout_s=60.0)
 
             async def main(judge=judge):
                 try:
