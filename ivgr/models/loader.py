@@ -88,6 +88,42 @@ def _resolve_dtype(dtype: Any):
     return getattr(torch, dtype)
 
 
+def _missing_backend(err: Exception) -> bool:
+    """True when AutoProcessor failed only because an optional backend (torchvision) is absent.
+
+    transformers says so in two ways: `requires_backends` raises ImportError ("Qwen2VLVideoProcessor
+    requires the Torchvision library"), and the fast image-processor lookup raises ValueError
+    ("... requires `torchvision` to be installed").
+    """
+    return isinstance(err, ImportError) or (isinstance(err, ValueError) and "torchvision" in str(err).lower())
+
+
+def _stock_processor(path: Path, *, trust_remote_code: bool):
+    """AutoProcessor's processor; None when it needs torchvision or is not a VLM processor.
+
+    Any other failure (an unknown image processor type, a broken config) is a ModelError: a
+    silent fallback would preprocess images differently from the checkpoint's own processor.
+    """
+    from transformers import AutoProcessor
+
+    if not (path / "preprocessor_config.json").is_file():  # AutoProcessor needs it; ours uses defaults
+        logger.info("%s has no preprocessor_config.json; building the image-only processor", path)
+        return None
+    try:
+        processor = AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (ImportError, ValueError, OSError, TypeError, KeyError) as err:
+        if not _missing_backend(err):
+            first_line = next(iter(str(err).strip().splitlines()), "")
+            raise ModelError(f"{path}: AutoProcessor cannot load this checkpoint's processor "
+                             f"({type(err).__name__}: {first_line})") from None
+        logger.info("AutoProcessor needs torchvision for %s; building the image-only processor", path)
+        return None
+    if not hasattr(processor, "image_processor"):  # a bare tokenizer: not a VLM processor
+        logger.info("AutoProcessor returned %s for %s; building the image-only processor", type(processor).__name__, path)
+        return None
+    return processor
+
+
 def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixels: int | None = None,
                    trust_remote_code: bool = False):
     """Stock `AutoProcessor` when it can be built, else ivgr's image-only Qwen-VL processor."""
@@ -95,25 +131,13 @@ def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixel
 
     p = _check_checkpoint(path) if not Path(path).is_dir() else Path(path)
     model_type = _model_type(p) if (p / "config.json").is_file() else "qwen2_5_vl"
-    processor = None
     # Deviation: the authors load AutoProcessor only (reference-implementation.md §7.4), which needs
     # torchvision in transformers 5; we fall back to an image-only Qwen-VL processor built from the
     # PIL image processor when it cannot be built; option: automatic (no switch needed).
-    try:
-        from transformers import AutoProcessor
-
-        processor = AutoProcessor.from_pretrained(p, trust_remote_code=trust_remote_code)
-        if not hasattr(processor, "image_processor"):  # a bare tokenizer: not a VLM processor
-            raise TypeError(f"AutoProcessor returned {type(processor).__name__}")
+    processor = _stock_processor(p, trust_remote_code=trust_remote_code)
+    if processor is not None:
         set_pixel_limits(processor.image_processor, min_pixels=min_pixels, max_pixels=max_pixels)
-    # AutoProcessor fails in several ways when torchvision is absent (ImportError for the video
-    # processor, ValueError/TypeError/OSError from the class lookup); all mean "build it ourselves".
-    except (ImportError, ValueError, TypeError, OSError, RuntimeError, AttributeError, KeyError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        logger.info("AutoProcessor unavailable for %s (%s: %s); building the image-only processor",
-                    p, type(err).__name__, first_line)
-        processor = None
-    if processor is None:
+    else:
         try:
             processor = processor_from_pretrained(p, min_pixels=min_pixels, max_pixels=max_pixels,
                                                   trust_remote_code=trust_remote_code, model_type=model_type)

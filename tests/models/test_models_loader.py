@@ -66,6 +66,50 @@ def test_processor_falls_back_to_image_only_when_autoprocessor_fails(tiny_model_
     assert processor.image_processor.size["longest_edge"] == 12544
 
 
+def _checkpoint_copy(src, dst, *, image_processor_type=None, drop=()):
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in drop:
+        (dst / name).unlink()
+    if image_processor_type:
+        cfg = json.loads((dst / "preprocessor_config.json").read_text())
+        (dst / "preprocessor_config.json").write_text(json.dumps({**cfg, "image_processor_type": image_processor_type}))
+    return dst
+
+
+def test_an_unknown_image_processor_is_a_model_error_not_a_silent_fallback(tiny_model_dir, tmp_path):
+    # The catch of 7 exception types used to swap in the Qwen2-VL image processor here.
+    ckpt = _checkpoint_copy(tiny_model_dir, tmp_path / "c", image_processor_type="NoSuchImageProcessor")
+    with pytest.raises(ModelError, match=r"AutoProcessor cannot load this checkpoint's processor \(ValueError: Unrecognized"):
+        load_processor(ckpt)
+
+
+def test_a_fast_image_processor_without_torchvision_falls_back_to_image_only(tiny_model_dir, tmp_path):
+    import importlib.util
+
+    ckpt = _checkpoint_copy(tiny_model_dir, tmp_path / "c", image_processor_type="Qwen2VLImageProcessorFast")
+    processor = load_processor(ckpt)  # transformers: ValueError "... requires `torchvision`"
+    assert isinstance(processor, ImageOnlyQwenVLProcessor) == (importlib.util.find_spec("torchvision") is None)
+
+
+def test_a_checkpoint_without_preprocessor_config_gets_the_default_image_processor(tiny_model_dir, tmp_path):
+    ckpt = _checkpoint_copy(tiny_model_dir, tmp_path / "c", drop=["preprocessor_config.json"])
+    assert isinstance(load_processor(ckpt), ImageOnlyQwenVLProcessor)
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bug in a processor class"), KeyError("size")])
+def test_a_bug_inside_autoprocessor_is_not_hidden(tiny_model_dir, monkeypatch, error):
+    import transformers
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", broken)
+    with pytest.raises((type(error), ModelError)):
+        load_processor(tiny_model_dir)
+
+
 @pytest.mark.slow  # a fresh interpreter importing transformers: ~4 s, more on a busy machine
 def test_image_only_processor_needs_no_torchvision(tiny_model_dir):
     # A fresh interpreter where importing torchvision is impossible, as on the CPU machines.
