@@ -31,15 +31,33 @@ def world(tmp_path_factory):
     return root, model
 
 
-@pytest.mark.parametrize("mode", ["textual", "grounded", "tool"])
-def test_eval_runs_two_benchmarks_in_each_mode_and_prints_the_paper_table(world, mode):
+@pytest.fixture(scope="module")
+def eval_run(world):
+    """`eval_run(mode)` runs `ivgr eval` in that mode on first use and returns (output, results path).
+
+    Every test that needs a run asks for it here, so each test passes when run alone.
+    """
     root, model = world
-    out = root / f"{mode}.json"
-    result = CliRunner().invoke(app, ["eval", "--model", str(model), "--benchmark", "vstar,pope",
-                                      "--data", str(root / "data"), "--mode", mode, "--limit", "2",
-                                      "--max-new-tokens", "6", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "| Run | Profile | V* | POPE | Avg |" in result.output
+    done: dict[str, tuple[str, object]] = {}
+
+    def run(mode: str):
+        if mode not in done:
+            out = root / f"{mode}.json"
+            result = CliRunner().invoke(app, ["eval", "--model", str(model), "--benchmark", "vstar,pope",
+                                              "--data", str(root / "data"), "--mode", mode, "--limit", "2",
+                                              "--max-new-tokens", "6", "--out", str(out)])
+            assert result.exit_code == 0, result.output
+            done[mode] = (result.output, out)
+        return done[mode]
+
+    return run
+
+
+@pytest.mark.parametrize("mode", ["textual", "grounded", "tool"])
+def test_eval_runs_two_benchmarks_in_each_mode_and_prints_the_paper_table(world, eval_run, mode):
+    root, model = world
+    output, out = eval_run(mode)
+    assert "| Run | Profile | V* | POPE | Avg |" in output
     res = json.loads(out.read_text())
     assert res["mode"] == mode and res["max_new_tokens"] == 6 and res["model"] == str(model)
     assert {b: v["counts"]["items"] for b, v in res["benchmarks"].items()} == {"vstar": 2, "pope": 2}
@@ -67,11 +85,8 @@ def test_interrupted_run_resumes_in_a_new_process_without_redoing_items(world):
     assert json.loads(out.read_text())["benchmarks"]["vstar"]["counts"]["items"] == 3
 
 
-def test_report_puts_runs_side_by_side_as_markdown_and_csv(world, tmp_path):
-    root, _ = world
-    runs = [root / f"{m}.json" for m in ("textual", "grounded") if (root / f"{m}.json").exists()]
-    if len(runs) < 2:
-        pytest.fail("run the mode tests first (same module)")
+def test_report_puts_runs_side_by_side_as_markdown_and_csv(eval_run, tmp_path):
+    runs = [eval_run(m)[1] for m in ("textual", "grounded")]
     csv_path = tmp_path / "t.csv"
     result = CliRunner().invoke(app, ["eval", "report", *map(str, runs), "--profile", "ivgr", "--csv", str(csv_path)])
     assert result.exit_code == 0, result.output
