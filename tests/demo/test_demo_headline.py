@@ -9,6 +9,7 @@ default run clears the same thresholds with room to spare (box IoU 0.6-0.7 again
 from __future__ import annotations
 
 import pytest
+import torch
 
 from ivgr.data.prepared import read_prepared
 from ivgr.demo import DemoSettings, constant_box_baseline, evaluate_model, make_base, make_world, run_sft_stage
@@ -18,7 +19,17 @@ REDUCED = {"world": {"canvas": 96}, "model": {"min_pixels": 96 * 96, "max_pixels
            "sft_stop_grounded_accuracy": None, "sft": {"max_steps": 800}}
 
 
+@pytest.fixture
+def demo_threads():
+    """The demo's own thread count (`run_demo` sets it; these stages are called directly)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(DemoSettings().torch_threads)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("demo_threads")
 def test_cold_started_grounded_stream_boxes_the_named_object_far_better_than_any_constant_box(tmp_path):
     settings = DemoSettings.from_dict(REDUCED)
     make_world(tmp_path, settings)
