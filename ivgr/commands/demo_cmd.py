@@ -80,3 +80,6 @@ def _print_summary(console, metrics: dict, out: Path, wall: float) -> None:
         console.print(f"cold start stopped after {sft['steps']} SFT steps (grounded validation accuracy "
                       f"{sft['validation_checks'][-1][1]:.2f} >= {sft['stop_threshold']:.2f})")
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'} in {wall:.0f}s")
+    rl = out / "rl" / "ivgr"
+    console.print(f"inspect the iVGR model and its run: ivgr ui --model {rl / 'final'} --run {rl}  "
+                  "(needs pip install 'ivgr[ui]')", soft_wrap=True, markup=False)

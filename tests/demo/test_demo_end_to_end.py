@@ -51,6 +51,11 @@ def test_second_run_reuses_cached_stages(quick_run):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (quick_run / "sft" / "final" / "model.safetensors").stat().st_mtime_ns == before
+    # the summary hands over to the inspector with paths that exist
+    hand_off = re.search(r"ivgr ui --model (\S+) --run (\S+)", " ".join(proc.stderr.split()))
+    assert hand_off, proc.stderr[-2000:]
+    assert (Path(hand_off.group(1)) / "config.json").is_file() and (Path(hand_off.group(1)) / "archive.json").is_file()
+    assert Path(hand_off.group(2)).is_dir()
 
 
 @pytest.mark.slow
