@@ -58,7 +58,7 @@ def test_recipe_file_matches_the_built_in_defaults():
 
 def test_full_runs_every_ablation_and_seed_overrides():
     settings = load_settings(None, full=True, seed=5)
-    assert settings.variants == ["ivgr", "no_archive", "no_consistency", "textual_only", "grounded_only"] and settings.seed == 5
+    assert settings.variants == ["ivgr", "no_consistency", "textual_only", "no_archive", "grounded_only"] and settings.seed == 5
 
 
 def test_unknown_demo_setting_is_one_clear_config_error(tmp_path):
