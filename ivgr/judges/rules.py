@@ -1,11 +1,11 @@
 """The `rules` judge: deterministic, offline accuracy and consistency (the default judge).
 
-The authors judge both terms with Qwen2.5-72B (paper.md §2.3.2, §2.3.5). This judge needs
+The authors judge both terms with Qwen2.5-72B (arXiv 2605.31096, reward design). This judge needs
 no endpoint, so tests, the CPU demo and `ivgr score --judge rules` run anywhere; in front
 of the `openai` judge it settles the cases it is sure of and saves endpoint calls.
 
 Accuracy (`judge_answer`), tried in this order; "decided" means the rules are confident:
-  0. no answer, or more than 1000 characters -> 0, decided (the authors' length rule, §4.6).
+  0. no answer, or more than 1000 characters -> 0, decided (the authors' length rule).
   1. multiple choice: the reference is one letter ("B", "(B)", "B. red"); the answer's
      letter is read from "B", "(b)", "B. red", "Option B", "The answer is B". A letter ->
      decided by equality. No letter, but the options are known (from the reference
@@ -34,7 +34,7 @@ Accuracy (`judge_answer`), tried in this order; "decided" means the rules are co
      "pink and white", "not pink" and "pink or red" do not.
 
 Consistency (`compare_reasoning`), after removing `<box>...</box>` spans and tags, on the
-authors' rubric (§4.7): contradiction -> 0.0; extra AND missing -> 0.3; one -> 0.7; else 1.0.
+authors' consistency rubric: contradiction -> 0.0; extra AND missing -> 0.3; one -> 0.7; else 1.0.
   * a *fact* is (object, category, value) with categories colour, count, position, size,
     shape from small vocabularies. The object of a colour/size/shape word is the next
     noun-like word in its clause ("a red car"), else the previous one ("the car is red");
@@ -82,7 +82,7 @@ except ImportError:
 
 logger = logging.getLogger(__name__)
 
-MAX_ANSWER_CHARS = 1000  # reference-implementation.md §4.6: longer answers score 0, no call
+MAX_ANSWER_CHARS = 1000  # the authors' reward code (github Visual-AI/iVGR): longer answers score 0, no call
 # Safety net only, for math outside the simple class (`_is_simple_math`): ordinary answers
 # take milliseconds, so even a 100x slower machine stays far below it.
 MATH_VERIFY_TIMEOUT_S = 30.0
@@ -405,7 +405,7 @@ def _math_verify_blocking(gold: str, pred: str) -> bool | None:
 
 
 # Deviation: math-verify runs for every numeric/LaTeX reference, with its signal timeouts off
-# and our own deterministic guard (the authors' math path is dead code, §4.6);
+# and our own deterministic guard (the authors' math path is dead code);
 # option judge.rules_first decides whether its verdict replaces the LLM's.
 def math_equivalent(gold: str, pred: str, *, timeout_s: float = MATH_VERIFY_TIMEOUT_S) -> bool | None:
     """math-verify equivalence with our own guard; None when it cannot tell.
@@ -689,7 +689,7 @@ def content_words(text: str, *, ignore: frozenset[str] = frozenset()) -> set[str
 def compare_reasoning(
     reference: str, candidate: str, *, question: str = "", word_tolerance: float = 0.2
 ) -> ConsistencyReport:
-    """Lexical rubric level of `candidate` against `reference` (module docstring, §4.7 rubric)."""
+    """Lexical rubric level of `candidate` against `reference` (module docstring, the authors' rubric)."""
     (ref_facts, ref_all_words), (cand_facts, cand_all_words) = _analyse(reference), _analyse(candidate)
     ignore = frozenset(singular(t) for t in tokens(question))
     ref_words, cand_words = ref_all_words - ignore, cand_all_words - ignore

@@ -3,7 +3,7 @@
 Tests, the demo and CI have no model hub, yet the real code paths (loader, processor,
 TRL trainers, inference) must run on a real architecture. `build_tiny_model` writes a normal
 checkpoint directory with the *real* `Qwen2_5_VLForConditionalGeneration` class, shrunk, plus
-a BPE tokenizer trained here with `tokenizers` on an in-repo corpus (ecosystem.md §A.11, §F).
+a BPE tokenizer trained here with `tokenizers` on an in-repo corpus (docs/models.md).
 
 Design choices that matter downstream:
 - the Qwen special tokens are real special tokens (skipped by `decode(skip_special_tokens=True)`);
@@ -12,7 +12,7 @@ Design choices that matter downstream:
 - digits are split one per token, so `[12,340,56,78]` tokenizes the same way whatever the
   number, which is what lets a tiny model learn coordinates;
 - the chat template mirrors Qwen2.5-VL's (default system prompt, one
-  `<|vision_start|><|image_pad|><|vision_end|>` per image block; reference-implementation.md §2.4).
+  `<|vision_start|><|image_pad|><|vision_end|>` per image block, as Qwen2.5-VL's own template).
 """
 
 from __future__ import annotations
