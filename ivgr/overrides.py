@@ -19,7 +19,7 @@ import enum
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ivgr.errors import ConfigError
@@ -197,10 +197,36 @@ def _text_list(raw: str) -> list[Any]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def suggest_key(name: str, known: Iterable[str]) -> str | None:
+    """The known key closest to `name` (difflib ratio >= 0.6), or None when none is close.
+
+    >>> suggest_key("archive_min_box_iuo", ["archive_min_box_iou", "answer_tag"])
+    'archive_min_box_iou'
+    """
+    import difflib  # only on the error path: keeps `import ivgr.overrides` light
+
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def unknown_key_error(name: str, known: Iterable[str], *, where: str = "") -> ConfigError:
+    """The one message for a misspelt config key: a suggestion, or the known keys when none is close.
+
+    >>> str(unknown_key_error("learning_rat", ["learning_rate", "seed"], where="recipe.yaml"))
+    "recipe.yaml: unknown key 'learning_rat'; did you mean 'learning_rate'?"
+    >>> str(unknown_key_error("zzz", ["seed", "bf16"], where="override"))
+    "override: unknown key 'zzz'; known keys: bf16, seed"
+    """
+    known = sorted(known)
+    guess = suggest_key(name, known)
+    hint = f"did you mean {guess!r}?" if guess else f"known keys: {', '.join(known)}"
+    return ConfigError(f"{where + ': ' if where else ''}unknown key {name!r}; {hint}")
+
+
 def _describe(members: list[Any]) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number (e.g. 1e-6, .5)", str: "a string",
              list: "a list (a,b or [a, b])", dict: "a mapping ({k: v})"}
     return " or ".join(names.get(_base(m), getattr(m, "__name__", str(m))) for m in members)
 
 
-__all__ = ["coerce_value", "parse_overrides", "split_overrides"]
+__all__ = ["coerce_value", "parse_overrides", "split_overrides", "suggest_key", "unknown_key_error"]

@@ -122,3 +122,12 @@ def test_cli_bad_override_value_is_one_line_naming_the_key(tmp_path, monkeypatch
     assert exit_info.value.code == 1 and len(lines) == 1, lines
     assert lines[0].startswith("ivgr: error:") and "key 'learning_rate' must be a number" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_docstring_examples_of_the_override_module_pass():
+    import doctest
+
+    import ivgr.overrides
+
+    result = doctest.testmod(ivgr.overrides)
+    assert result.attempted > 0 and result.failed == 0

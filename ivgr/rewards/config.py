@@ -111,10 +111,12 @@ class ScorerConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ScorerConfig:
         """Build from a recipe mapping; an unknown key is a ConfigError naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown scorer setting(s) {unknown}; known: {sorted(known)}")
+        from ivgr.overrides import unknown_key_error
+
+        known = [f.name for f in fields(cls)]
+        for key in values:
+            if key not in known:
+                raise unknown_key_error(key, known)
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:

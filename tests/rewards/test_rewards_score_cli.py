@@ -127,6 +127,15 @@ def test_scorer_config_file_changes_weights(tmp_path, fake_judge):
     assert read_jsonl(out)[0]["total"] == 2.0
 
 
+def test_misspelt_scorer_config_key_gets_one_suggestion_not_the_key_list(tmp_path, fake_judge):
+    cfg = tmp_path / "scorer.yaml"
+    cfg.write_text("single_accuracy_weigth: 1.0\n", encoding="utf-8")
+    src = write(tmp_path, [row("m", "single", "<think>t</think><answer>red</answer>")])
+    result = CliRunner().invoke(app, ["score", str(src), "--scorer-config", str(cfg)])
+    assert result.exit_code != 0
+    assert str(result.exception) == f"{cfg}: unknown key 'single_accuracy_weigth'; did you mean 'single_accuracy_weight'?"
+
+
 def test_help_shows_examples():
     result = CliRunner().invoke(app, ["score", "--help"])
     assert result.exit_code == 0 and "ivgr score rollouts.jsonl --out scores.jsonl" in result.output
