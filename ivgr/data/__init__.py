@@ -1,19 +1,21 @@
 """Data pipeline: the `Sample` schema, prepared datasets, readers, validate, prepare, sft-build.
 
-Only the light, pure parts are re-exported here; readers/prepare import pyarrow/PIL lazily.
+Attributes load lazily (PEP 562): `ivgr.data.images` (shared by inference and evaluation)
+imports without pydantic, which the schema needs; readers/prepare import pyarrow/PIL lazily.
 """
 
 from __future__ import annotations
 
-from ivgr.data.prepared import iter_prepared, read_manifest, read_prepared, write_prepared
-from ivgr.data.schema import Box, Sample, make_sample_id
+from ivgr._lazy import lazy_module_getattr
 
-__all__ = [
-    "Box",
-    "Sample",
-    "iter_prepared",
-    "make_sample_id",
-    "read_manifest",
-    "read_prepared",
-    "write_prepared",
-]
+_EXPORTS = {
+    "Box": "ivgr.data.schema",
+    "Sample": "ivgr.data.schema",
+    "make_sample_id": "ivgr.data.schema",
+    "iter_prepared": "ivgr.data.prepared",
+    "read_manifest": "ivgr.data.prepared",
+    "read_prepared": "ivgr.data.prepared",
+    "write_prepared": "ivgr.data.prepared",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_module_getattr(__name__, _EXPORTS)

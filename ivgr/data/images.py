@@ -1,4 +1,13 @@
-"""Decode an input image fully and bring it to 8-bit RGB without losing its contrast.
+"""Image decoding for every part of ivgr: data preparation, inference and evaluation.
+
+Two ways in, one module (inference and evaluation both load images, so neither imports the other):
+- `decode_image`: decode fully, check the size first, convert without losing contrast; data
+  preparation and validation use it and report what they find;
+- loaders (`file_loader`, `bytes_loader`, `b64_loader`): callables that decode only when called,
+  optionally at a reduced JPEG scale (`decode_image_bytes`); the inference engine and the
+  benchmark readers hand them around so only one batch of images is decoded at a time.
+
+`decode_image` brings an image fully to 8-bit RGB without losing its contrast.
 
 Pillow's `convert("RGB")` clips the values of high-bit-depth and float modes at 255: a 16-bit
 PNG holding 0..65535 comes out almost all white, and a float image in 0..1 almost all black.
@@ -22,11 +31,17 @@ Only PIL and numpy; imported lazily by callers that need them (no torch/transfor
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from ivgr.errors import DataError
 
 UINT16_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 SCALED_MODES = (*UINT16_MODES, "I", "F")
@@ -186,14 +201,90 @@ def decode_image(data: bytes, *, max_image_pixels: int) -> Decoded:
     return Decoded(rgb, fmt, conversion)
 
 
+# --------------------------------------------------------------------------- lazy loaders
+# PIL refuses images above ~179 MP as "decompression bombs"; 8K benchmark images are ~33 MP and
+# MME-RealWorld remote-sensing ones exceed 25 MP. VLMEvalKit raises the limit to 1e9 too, so
+# the loaders do the same, but only inside their decoder.
+LOADER_MAX_IMAGE_PIXELS = 1_000_000_000
+ORIGINAL_SIZE = "ivgr_original_size"  # PIL info key: (w, h) before a JPEG draft decode
+FitFn = Callable[[tuple[int, int]], tuple[int, int]]
+ImageLoader = Callable[..., Any]  # (fit: FitFn | None = None) -> PIL.Image.Image (RGB)
+
+
+def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> Any:
+    """Decode encoded image bytes to an RGB PIL image, or raise DataError naming `where`.
+
+    `fit(original (w, h)) -> (w, h)` is the size the caller will resize to. For a JPEG, the
+    decoder then works at the smallest 1/2, 1/4 or 1/8 scale that is still at least that
+    size (PIL `draft`), which cuts decode time and memory for 8K images; the original size
+    is kept in `img.info[ORIGINAL_SIZE]` so boxes still map to original pixels.
+    """
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, LOADER_MAX_IMAGE_PIXELS)
+    try:
+        img = Image.open(io.BytesIO(data))
+        original = img.size
+        if fit is not None and img.format == "JPEG":
+            img.draft("RGB", fit(original))
+        img.load()
+        if img.size != original:  # only a draft-decoded image carries its original size
+            img.info[ORIGINAL_SIZE] = original
+    except Exception as err:  # PIL raises many types for bad bytes
+        raise DataError(f"{where}: cannot decode image ({type(err).__name__}: {err})") from None
+    # lmms-eval converts RGBA/P to RGB before the processor; so do we.
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    return img
+
+
+def b64_loader(value: str, *, where: str) -> ImageLoader:
+    """A loader that decodes a base64 image string only when called."""
+
+    def load(fit: FitFn | None = None) -> Any:
+        try:
+            raw = base64.b64decode(value, validate=False)
+        except (binascii.Error, ValueError) as err:
+            raise DataError(f"{where}: image is not valid base64 ({err})") from None
+        return decode_image_bytes(raw, where=where, fit=fit)
+
+    return load
+
+
+def bytes_loader(data: bytes, *, where: str) -> ImageLoader:
+    """A loader for raw encoded bytes (HF `Image` feature `{"bytes": ..., "path": ...}`)."""
+    return lambda fit=None: decode_image_bytes(data, where=where, fit=fit)
+
+
+def file_loader(path: Path, *, where: str) -> ImageLoader:
+    """A loader that opens an image file when called; a missing file names the row."""
+
+    def load(fit: FitFn | None = None) -> Any:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise DataError(f"{where}: cannot read image file {path} ({err.strerror})") from None
+        return decode_image_bytes(data, where=where, fit=fit)
+
+    return load
+
+
 __all__ = [
+    "LOADER_MAX_IMAGE_PIXELS",
+    "ORIGINAL_SIZE",
     "SCALED_MODES",
     "UINT16_MODES",
     "Decoded",
+    "FitFn",
     "ImageDecodeError",
+    "ImageLoader",
     "ImageTooLarge",
+    "b64_loader",
+    "bytes_loader",
     "conversion_key",
     "decode_image",
+    "decode_image_bytes",
+    "file_loader",
     "scaled_range",
     "to_rgb",
 ]

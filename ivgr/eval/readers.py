@@ -3,95 +3,28 @@
 Why streaming: HR-Bench 8K is a 4.6 GB TSV / 2.8 GB parquet of base64 images
 (benchmarks.md §2.5). Loading it with pandas holds every image string at once, so these
 readers yield one row at a time (parquet row-group batches, csv reader with a huge field
-limit) and keep images *encoded* until the engine decodes one batch of them.
+limit) and keep images *encoded* until the engine decodes one batch of them (the loaders
+live in `ivgr.data.images`, shared with the inference engine).
 
 Every error names the file and the row (1-based data row) so a user can find it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
-import io
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ivgr.data.images import ImageLoader, b64_loader, bytes_loader, file_loader
 from ivgr.errors import DataError
 from ivgr.jsonl import iter_jsonl as _read_jsonl
 
 log = logging.getLogger(__name__)
 
-# PIL refuses images above ~179 MP as "decompression bombs"; 8K benchmark images are ~33 MP and
-# MME-RealWorld remote-sensing ones exceed 25 MP. VLMEvalKit raises the limit to 1e9 too
-# (benchmarks.md §0.2), so we do the same, but only inside our decoder.
-MAX_IMAGE_PIXELS = 1_000_000_000
-
 ROW_GROUP_WARN_BYTES = 1 << 30
-ORIGINAL_SIZE = "ivgr_original_size"  # PIL info key: (w, h) before a JPEG draft decode
-FitFn = Callable[[tuple[int, int]], tuple[int, int]]
-ImageLoader = Callable[..., Any]  # (fit: FitFn | None = None) -> PIL.Image.Image (RGB)
-
-
-def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> Any:
-    """Decode encoded image bytes to an RGB PIL image, or raise DataError naming `where`.
-
-    `fit(original (w, h)) -> (w, h)` is the size the caller will resize to. For a JPEG, the
-    decoder then works at the smallest 1/2, 1/4 or 1/8 scale that is still at least that
-    size (PIL `draft`), which cuts decode time and memory for 8K images; the original size
-    is kept in `img.info[ORIGINAL_SIZE]` so boxes still map to original pixels.
-    """
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, MAX_IMAGE_PIXELS)
-    try:
-        img = Image.open(io.BytesIO(data))
-        original = img.size
-        if fit is not None and img.format == "JPEG":
-            img.draft("RGB", fit(original))
-        img.load()
-        if img.size != original:  # only a draft-decoded image carries its original size
-            img.info[ORIGINAL_SIZE] = original
-    except Exception as err:  # PIL raises many types for bad bytes
-        raise DataError(f"{where}: cannot decode image ({type(err).__name__}: {err})") from None
-    # lmms-eval converts RGBA/P to RGB before the processor (benchmarks.md §3.1); so do we.
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    return img
-
-
-def b64_loader(value: str, *, where: str) -> ImageLoader:
-    """A loader that decodes a base64 image string only when called."""
-
-    def load(fit: FitFn | None = None) -> Any:
-        try:
-            raw = base64.b64decode(value, validate=False)
-        except (binascii.Error, ValueError) as err:
-            raise DataError(f"{where}: image is not valid base64 ({err})") from None
-        return decode_image_bytes(raw, where=where, fit=fit)
-
-    return load
-
-
-def bytes_loader(data: bytes, *, where: str) -> ImageLoader:
-    """A loader for raw encoded bytes (HF `Image` feature `{"bytes": ..., "path": ...}`)."""
-    return lambda fit=None: decode_image_bytes(data, where=where, fit=fit)
-
-
-def file_loader(path: Path, *, where: str) -> ImageLoader:
-    """A loader that opens an image file when called; a missing file names the row."""
-
-    def load(fit: FitFn | None = None) -> Any:
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise DataError(f"{where}: cannot read image file {path} ({err.strerror})") from None
-        return decode_image_bytes(data, where=where, fit=fit)
-
-    return load
 
 
 def hf_image_loader(cell: Any, *, base_dir: Path, where: str) -> ImageLoader:

@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 def load_image(source: Any, fit: Any = None) -> Any:
     """PIL image (RGB) from a PIL image, a path or a loader callable.
 
-    `fit` (see `ivgr.eval.readers.decode_image_bytes`) lets a JPEG decode at a reduced scale.
+    `fit` (see `ivgr.data.images.decode_image_bytes`) lets a JPEG decode at a reduced scale.
     """
     from PIL import Image
 
-    from ivgr.eval.readers import file_loader
+    from ivgr.data.images import file_loader
 
     if isinstance(source, Image.Image):
         img = source
@@ -128,7 +128,7 @@ class InferenceEngine:
         """Resize to the target of the image's ORIGINAL size (a draft-decoded image is smaller)."""
         from PIL import Image
 
-        from ivgr.eval.readers import ORIGINAL_SIZE
+        from ivgr.data.images import ORIGINAL_SIZE
 
         w, h = self.target_size(img.info.get(ORIGINAL_SIZE, img.size))
         return img if (w, h) == img.size else img.resize((w, h), Image.BICUBIC)
@@ -164,10 +164,9 @@ class InferenceEngine:
         return stream_prompt(stream, question, frame=self.frame, style=self.prompt_style)
 
     def _run_batch(self, reqs: list[InferenceRequest], mode: str) -> list[InferenceResult]:
+        from ivgr.data.images import ORIGINAL_SIZE
         from ivgr.parsing import extract_answer, extract_boxes, extract_think
         from ivgr.prompts import tool_prompt
-
-        from ivgr.eval.readers import ORIGINAL_SIZE
 
         fit = self.draft_fit(mode)
         originals = [load_image(r.image, fit) for r in reqs]

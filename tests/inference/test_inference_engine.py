@@ -109,7 +109,7 @@ def test_unknown_mode_is_a_config_error(engine):
 
 
 def test_jpeg_draft_decodes_smaller_but_keeps_model_size_and_original_box_frame(engine, monkeypatch, tmp_path):
-    from ivgr.eval.readers import ORIGINAL_SIZE, file_loader
+    from ivgr.data.images import ORIGINAL_SIZE, file_loader
 
     path = tmp_path / "big.jpg"
     Image.new("RGB", (2400, 1600), (120, 30, 200)).save(path, quality=90)
@@ -138,7 +138,7 @@ def test_jpeg_draft_decodes_smaller_but_keeps_model_size_and_original_box_frame(
 
 
 def test_tool_crops_from_decoded_files_keep_their_own_aspect_ratio(engine, monkeypatch, tmp_path):
-    from ivgr.eval.readers import file_loader
+    from ivgr.data.images import file_loader
 
     path = tmp_path / "wide.jpg"
     Image.new("RGB", (1200, 400), (10, 200, 10)).save(path)

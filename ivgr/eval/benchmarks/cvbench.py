@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ivgr.data.images import file_loader
 from ivgr.errors import DataError
 from ivgr.eval.base import Benchmark, Item, Scored
 from ivgr.eval.extraction import cambrian_letter, lmms_first_letter, vk_mcq
 from ivgr.eval.metrics import accuracy, group_accuracy, mean
-from ivgr.eval.readers import file_loader, find_files, hf_image_loader, iter_table, require
+from ivgr.eval.readers import find_files, hf_image_loader, iter_table, require
 from ivgr.eval.registry import register
 
 _COLUMNS = ["idx", "type", "task", "question", "choices", "answer", "source"]

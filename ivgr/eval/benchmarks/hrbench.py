@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ivgr.data.images import b64_loader
 from ivgr.errors import DataError
 from ivgr.eval.base import Benchmark, Item, Scored
 from ivgr.eval.extraction import vk_mcq
 from ivgr.eval.metrics import group_accuracy, mean
-from ivgr.eval.readers import b64_loader, find_files, iter_table, require
+from ivgr.eval.readers import find_files, iter_table, require
 from ivgr.eval.registry import register
 
 _COLUMNS = ["index", "question", "answer", "category", "A", "B", "C", "D", "cycle_category", "image"]

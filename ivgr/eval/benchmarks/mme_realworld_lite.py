@@ -22,11 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ivgr.data.images import b64_loader, file_loader
 from ivgr.errors import DataError
 from ivgr.eval.base import Benchmark, Item, Scored
 from ivgr.eval.extraction import MME_PREFIXES_OFFICIAL, mme_extract
 from ivgr.eval.metrics import accuracy
-from ivgr.eval.readers import b64_loader, file_loader, find_files, iter_parquet, require
+from ivgr.eval.readers import find_files, iter_parquet, require
 from ivgr.eval.registry import register
 
 _PARQUET_COLUMNS = ["index", "question", "multi-choice options", "answer", "category", "l2-category", "bytes"]

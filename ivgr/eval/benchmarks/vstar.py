@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from ivgr.data.images import file_loader
 from ivgr.errors import DataError
 from ivgr.eval.base import Benchmark, Item
 from ivgr.eval.extraction import lmms_vstar_letter, vk_mcq
-from ivgr.eval.readers import file_loader, find_files, iter_jsonl, require
+from ivgr.eval.readers import find_files, iter_jsonl, require
 from ivgr.eval.registry import register
 
 _OPTION_LINE = re.compile(r"^\(([A-Z])\)\s*(.*)$")
