@@ -1,14 +1,14 @@
 """The rollout archive: per question, the best correct and well-localised grounded reasoning.
 
 The textual stream is rewarded for consistency with the archived `<think>` of its question
-(paper.md §2.4, reference-implementation.md §4.8). The archive is the only mutable state in
+(docs/method.md#archive). The archive is the only mutable state in
 scoring and lives in one explicit object (the authors kept it in module globals, and their
-save/load never reached the process that used it, §4.8 [BUG]).
+save/load never reached the process that used it, docs/method.md#bug-archive-persistence).
 
 Rules:
 - which rollouts qualify (format, accuracy, box IoU ≥ τ) is decided by the scorer with
   `qualifies`, from its `ScorerConfig`;
-- `offer`: an entry replaces the stored one only with a strictly higher box IoU (§4.8 step 4);
+- `offer`: an entry replaces the stored one only with a strictly higher box IoU (docs/method.md#archive, step 4);
 - `offer_many` / `merge`: the result does not depend on the order of the candidates, so every
   rank of a distributed run that applies the same gathered candidates holds the same archive.
   Among candidates of one question, the best is the maximum of the total order `rank_key`
@@ -96,7 +96,7 @@ def qualifies(
     if accuracy != 1.0 or box_iou is None or box_iou < min_box_iou:
         return False
     # Deviation: format == 1 is required as well (the authors only check accuracy and box IoU,
-    # reference-implementation.md §4.8 step 2); option archive_require_format.
+    # docs/method.md#archive step 2); option archive_require_format.
     return format == 1.0 or not require_format
 
 
@@ -158,7 +158,7 @@ class RolloutArchive:
         Returns how many questions got a new entry.
         """
         # Deviation: ties in box IoU are broken by content, not by batch position (the authors
-        # take the first in batch order, which differs across ranks and reruns, §4.8 step 3);
+        # take the first in batch order, which differs across ranks and reruns, docs/method.md#archive step 3);
         # option none.
         best: dict[str, ArchiveEntry] = {}
         for cand in candidates:
@@ -216,7 +216,7 @@ class RolloutArchive:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write JSON atomically (`ivgr.fileio.atomic_write_text`): readers never see half a file."""
         # Deviation: the archive object saves itself, string keys both ways (the authors' save
-        # ran in another process and wrote an empty cache, int keys missed after load, §4.8);
+        # ran in another process and wrote an empty cache, int keys missed on load, docs/method.md#bug-archive-persistence);
         # option none (bug fix).
         atomic_write_text(path, json.dumps(self.state_dict(), ensure_ascii=False, indent=1))
         logger.debug("saved rollout archive with %d entries to %s", len(self), path)

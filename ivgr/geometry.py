@@ -6,7 +6,7 @@ A box is `(x1, y1, x2, y2)` in a named frame:
 - `norm1000`: coordinates scaled to 0..1000 of the image (Qwen3-VL).
 
 Ground-truth boxes are converted into the model's frame once, at data preparation
-(reference-implementation.md §2.4 step 4), so reward code compares like with like.
+(docs/method.md#box-frame), so reward code compares like with like.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ FRAMES = ("pixel", "norm1000")
 MAX_ABS_COORD = 1e6
 
 # Qwen rejects images whose long side is more than 200x the short side
-# (qwen-vl-utils smart_resize; reference-implementation.md §2.4 step 3).
+# (qwen-vl-utils smart_resize; docs/method.md#box-frame).
 MAX_ASPECT_RATIO = 200
 
 
@@ -42,7 +42,7 @@ def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes, always a float in [0, 1].
 
     IoU = |a ∩ b| / (|a| + |b| - |a ∩ b|); 0.0 when the union is empty (the authors'
-    helper returned a bool there, reference-implementation.md §10.4).
+    helper returned a bool there, docs/method.md#bug-iou-bool).
 
     >>> iou((0, 0, 10, 10), (0, 0, 10, 10))
     1.0
@@ -58,7 +58,7 @@ def iou(a: Box, b: Box) -> float:
     inter = iw * ih if iw > 0 and ih > 0 else 0.0
     union = area(a) + area(b) - inter
     # Deviation: always a float, 0.0 on an empty union (the authors' helper could return a
-    # bool, reference-implementation.md §10.4); option none (bug fix).
+    # bool, docs/method.md#bug-iou-bool); option none (bug fix).
     if not union > 0 or not math.isfinite(union):
         return 0.0
     # min() guards against float rounding pushing the ratio a hair above 1.
@@ -140,7 +140,7 @@ def smart_resize(
 ) -> tuple[int, int]:
     """Qwen-VL's resize rule: sides become multiples of `factor`, pixel count within bounds.
 
-    reference-implementation.md §2.4 step 3 (qwen-vl-utils 0.0.11):
+    docs/method.md#box-frame (qwen-vl-utils 0.0.11):
     h' = max(f, round(h/f)·f) (Python's banker's rounding), same for w; if h'·w' > max_pixels,
     β = sqrt(h·w/max_pixels), h' = floor(h/β/f)·f; if h'·w' < min_pixels,
     β = sqrt(min_pixels/(h·w)), h' = ceil(h·β/f)·f. Returns (h', w').

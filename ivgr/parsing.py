@@ -9,7 +9,7 @@ Completions are untrusted model output, so every function here is safe on hostil
   `MAX_BOX_SPAN_CHARS` is malformed without being parsed;
 - no exceptions: malformed input gives `None`, `[]` or `False`.
 
-Extraction follows the authors' regex semantics (reference-implementation.md §4.2): the first
+Extraction follows the authors' regex semantics (docs/method.md#response-normalisation): the first
 `<think>` with a later `</think>`, non-overlapping `<box>…</box>` spans searched anywhere.
 """
 
@@ -30,13 +30,13 @@ MAX_BOX_SPAN_CHARS = 200
 TAGS = ("<think>", "</think>", "<answer>", "</answer>", "<box>", "</box>")
 
 _TAG_RE = re.compile(r"</?(?:think|answer|box)>")
-# The authors normalised around every '<', '>' and '/' (reference-implementation.md §4.2).
+# The authors normalised around every '<', '>' and '/' (docs/method.md#response-normalisation).
 _AUTHORS_DELIM_RE = re.compile(r"[<>/]")
 _WS_RE = re.compile(r"\s*")
 # ASCII digits only: `\d` would also accept full-width and other scripts' digits.
 _NUM = r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))"
 _BOX_RE = re.compile(r"\[\s*" + r"\s*,\s*".join([_NUM] * 4) + r"\s*\]")
-# The authors' box syntax: integers, no spaces, no signs (reference-implementation.md §4.4).
+# The authors' box syntax: integers, no spaces, no signs (docs/method.md#box-validity).
 _AUTHORS_BOX_RE = re.compile(r"\[([0-9]+),([0-9]+),([0-9]+),([0-9]+)\]")
 
 
@@ -81,7 +81,7 @@ def normalize_tags(text: str, *, mode: str = "tags") -> str:
         return ""
     # Deviation: only whitespace around the six tag delimiters is removed, on the inner side for
     # box tags (the authors strip it around every '<', '>' and '/', mutating think/answer text
-    # that the judge then sees, reference-implementation.md §10.4); option normalize_mode.
+    # that the judge then sees, docs/method.md#bug-normalisation); option normalize_mode.
     if mode == "authors":
         return _strip_around(text, _AUTHORS_DELIM_RE)
     if mode != "tags":
@@ -161,7 +161,7 @@ def parse_box(span: str, *, syntax: str = "lenient") -> Box | None:
     s = span.strip()
     # Deviation: decimals, spaces and '+' are accepted (the authors' regex accepts only
     # "[int,int,int,int]", so "[1, 2, 3, 4]" silently counted as a malformed box,
-    # reference-implementation.md §4.4); option box_syntax.
+    # docs/method.md#bug-box-syntax); option box_syntax.
     if syntax == "authors":
         m = _AUTHORS_BOX_RE.match(s)  # re.match, as theirs: trailing text after ']' is allowed
     elif syntax == "lenient":

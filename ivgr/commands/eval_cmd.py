@@ -44,7 +44,7 @@ Examples:
 
 INSPECT_HELP = """Check a local copy of a benchmark release without a model: row count against the \
 public release, categories, answer distribution, options per item and the first item \
-(benchmarks.md §8). Images are not decoded.
+(docs/evaluation.md). Images are not decoded.
 
 Examples:
 

@@ -8,7 +8,7 @@ import typer
 
 from ivgr.commands._util import is_main_process
 
-HELP = """Cold-start SFT (paper.md §2.7): teach a VLM both formats, grounded CoT with <box>\\[x1,y1,x2,y2]</box> and textual CoT, before RL.
+HELP = """Cold-start SFT (docs/method.md#sft-cold-start): teach a VLM both formats, grounded CoT with <box>\\[x1,y1,x2,y2]</box> and textual CoT, before RL.
 
 Reads SFT JSONL (one {"sample_id", "stream", "image", "prompt", "completion"} a line, written by `ivgr data sft-build` or the synthetic world), trains on completion tokens only, and saves OUTPUT_DIR/final: model, processor, sft_config.yaml and ivgr_run.json, loadable by `ivgr infer` and usable as model_name_or_path of `ivgr train`. TensorBoard logs go to OUTPUT_DIR/runs.
 

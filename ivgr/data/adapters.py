@@ -1,6 +1,6 @@
 """Map raw input columns onto ivgr's fields: the authors' column names, or a user mapping.
 
-The authors' released RL parquet (reference-implementation.md §2.1, paper.md §3.2) has:
+The authors' released RL parquet (HF dataset allencbzhang/iVGR-RL-51K; docs/method.md#data-mixing) has:
 
 | column             | ivgr field   | notes                                                        |
 |--------------------|--------------|--------------------------------------------------------------|
@@ -144,7 +144,7 @@ def read_box(item: Any) -> tuple[float, float, float, float]:
     """Four floats from a box cell: `[x1,y1,x2,y2]` or a dict with `bbox`/`box`.
 
     Raises ValueError with a short reason otherwise (e.g. the authors' `bbox: None`, which
-    crashed their preprocessing; reference-implementation.md §10.4).
+    crashed their preprocessing; docs/method.md#bug-multi-image-boxes).
     """
     if isinstance(item, Mapping):
         item = item.get("bbox", item.get("box"))

@@ -256,7 +256,7 @@ class ImageRef:
 def load_image_ref(value: Any, *, image_dir: Path | None, base_dir: Path) -> ImageRef | None:
     """Turn an image cell into an `ImageRef`; None when the cell holds no image at all.
 
-    A list takes its first element (one image per sample, reference-implementation.md §2.4).
+    A list takes its first element (one image per sample, docs/method.md#box-frame).
     Raises ValueError with a short reason for a cell that cannot be an image reference.
     """
     if isinstance(value, (list, tuple)):

@@ -5,7 +5,7 @@ Pure python + pydantic: no torch/transformers/trl at module level (a test checks
 A `Sample` is one question on one image. Its ground-truth boxes are stored *together with the
 size of the image they refer to* (`image_size`) and the coordinate `frame`, so a consumer can
 check consistency at load time instead of trusting that boxes and pictures still match.
-# reference-implementation.md §10.4: the authors rescaled boxes with the width/height of two
+# docs/method.md#bug-multi-image-boxes: the authors rescaled boxes with the width/height of two
 # different images on multi-image rows, and an offline resize script could desynchronise boxes
 # from the files on disk; recording the size beside the boxes makes both detectable.
 """
@@ -31,7 +31,7 @@ def make_sample_id(image_bytes: bytes, question: str) -> str:
 
     Never a row index: the authors keyed everything (rewards, cache, logs, SFT scripts) by the
     row index after filtering, so re-filtering or re-ordering silently re-labelled questions
-    (reference-implementation.md §2.2). Same bytes + same question -> same id on any machine.
+    (docs/method.md#streams). Same bytes + same question -> same id on any machine.
 
     >>> make_sample_id(b"img", "What colour?") == make_sample_id(b"img", "What colour?")
     True
@@ -60,7 +60,7 @@ class Sample(BaseModel):
     """One prepared training question (what `DIR/samples.jsonl` holds, one per line).
 
     `kind` says how the trainer uses it: "paired" rows become a grounded *and* a textual
-    prompt, "single" rows only a single-stream prompt (reference-implementation.md §2.2).
+    prompt, "single" rows only a single-stream prompt (docs/method.md#streams).
     """
 
     model_config = ConfigDict(extra="ignore", frozen=False)
@@ -111,7 +111,7 @@ class Sample(BaseModel):
 
     @model_validator(mode="after")
     def _boxes_inside_their_image(self) -> Sample:
-        """Boxes must lie inside the image they refer to (the consistency check of §10.4)."""
+        """Boxes must lie inside the image they refer to (docs/method.md#bug-multi-image-boxes)."""
         if not self.target_boxes:
             return self
         if self.frame == "norm1000":

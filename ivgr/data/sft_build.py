@@ -1,4 +1,4 @@
-"""`ivgr data sft-build`: cold-start SFT examples from grounded CoTs (paper.md §2.7).
+"""`ivgr data sft-build`: cold-start SFT examples from grounded CoTs (docs/method.md#sft-cold-start).
 
 Input: a JSONL of grounded rollouts with their scores, one object a line:
 
@@ -11,7 +11,7 @@ This is exactly an `ivgr score` input line merged with its output line: pass the
 input as `rollouts` and its output as `scores` and they are joined line by line. Rows of
 other streams are counted and skipped.
 
-Selection is per *question* (reference-implementation.md §8.2, §10.7): among a sample_id's
+Selection is per *question* (docs/method.md#sft-cold-start, #bug-sft-scripts): among a sample_id's
 grounded rollouts with format = 1, accuracy = 1, box_valid = 1 (when given) and
 box_iou >= τ (default 0.3, the archive threshold), the one with the highest box_iou is kept.
 For it we write
@@ -45,7 +45,7 @@ from ivgr.parsing import extract_answer, extract_think, strip_boxes
 
 logger = logging.getLogger(__name__)
 
-# The authors cycle these temperatures over their 5 rewrites (reference-implementation.md §8.2).
+# The authors cycle these temperatures over their 5 rewrites (docs/method.md#sft-cold-start).
 REWRITE_TEMPERATURES = (0.3, 0.5, 0.7, 0.8, 0.9)
 CONCURRENT_QUESTIONS = 16  # rewrite requests in flight at once (bounded, unlike a thread pool of 32)
 
@@ -123,7 +123,7 @@ class Rewriter(Protocol):
 
 @dataclass
 class SftBuildConfig:
-    """Settings of sft-build; defaults follow the authors' scripts (§8.2) where sound."""
+    """Settings of sft-build; defaults follow the authors' scripts (docs/method.md#sft-cold-start) where sound."""
 
     min_box_iou: float = 0.3
     """A question's best grounded rollout must reach this box_iou (authors: 0.3)."""
@@ -134,7 +134,7 @@ class SftBuildConfig:
     frame: str | None = None
     """Frame named in the grounded prompt; None = the dataset manifest's frame, else pixel."""
     include_grounded: bool = True
-    """Also write the grounded CoT itself as an example (the 32K grounded part of §2.7)."""
+    """Also write the grounded CoT itself as an example (the 32K grounded part, docs/method.md#sft-cold-start)."""
     textual_max_accuracy: float | None = None
     """Only questions whose textual rollouts' mean accuracy is <= this (authors: 0.4); None = all."""
     unscored_as_correct: bool = False
@@ -244,10 +244,10 @@ def select_best(path: Path, config: SftBuildConfig, summary: SftBuildSummary,
 
     With `config.textual_max_accuracy`, only questions whose textual rollouts' mean accuracy is
     at most that value are kept (the authors built SFT data for questions the textual stream
-    got wrong, reference-implementation.md §8.2).
+    got wrong, docs/method.md#sft-cold-start).
     """
     # Deviation: the authors filtered *records* and stopped after the first 200 of them
-    # (reference-implementation.md §8.2, §10.7); we select per question over the whole log;
+    # (docs/method.md#bug-sft-scripts); we select per question over the whole log;
     # option min_box_iou.
     best: dict[str, _Best] = {}
     seen: set[str] = set()
@@ -379,7 +379,7 @@ def _run(coro: Any) -> Any:
 
 # Deviation: examples are written in ivgr's SFT JSONL with our stream prompts (the authors
 # wrote LLaMA-Factory ShareGPT whose human turn kept the raw `problem`, and one script fell
-# back to a bare question because its template file did not exist, §8.3); option frame.
+# back to a bare question because its template file did not exist, docs/method.md#bug-sft-scripts); option frame.
 def _examples_for(sample_id: str, best: _Best, question: str, image: str, gt_answer: str | None,
                   rewrites: list[tuple[str, str]], frame: str, config: SftBuildConfig) -> list[dict[str, Any]]:
     from ivgr.prompts import stream_prompt

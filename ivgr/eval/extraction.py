@@ -1,6 +1,7 @@
 """Answer extraction: our robust extractor plus faithful re-implementations of each toolkit's.
 
-The toolkits disagree (benchmarks.md §0.2, §1.4, §3.4, §4.4, §5.4, §6.4), so the same raw
+The toolkits disagree (lmms-eval lmms_eval/tasks/*/utils.py vs VLMEvalKit vlmeval/utils/matching_util.py;
+docs/evaluation.md#scoring-profiles), so the same raw
 output can be right under one and wrong under another. Each function here reproduces one
 documented rule, *including its quirks* (marked `Quirk:`), so a score can be compared with a
 published number. `ivgr_choice` / `ivgr_yes_no` / `ivgr_open` are our own robust rules.
@@ -22,7 +23,7 @@ def answer_text(completion: str) -> str:
     """What a toolkit's model wrapper would hand to the extractor.
 
     The content of the first `<answer>…</answer>` when present (as the TreeVGR VLMEvalKit
-    wrapper does, ecosystem.md §D.1); else the text after `</think>`; else the raw completion.
+    wrapper does, `extract_answer_content`); else the text after `</think>`; else the raw completion.
     Every profile scores this text, since the toolkits' short-answer rules cannot read a
     reasoning trace.
 
@@ -39,7 +40,7 @@ def answer_text(completion: str) -> str:
         m = _ANSWER_RE.search(completion)
         found = m.group(1).strip() if m else None
     # Deviation: toolkit profiles see the <answer> content, not the raw CoT completion, as a
-    # reasoning-model wrapper would hand it over (ecosystem.md §D.1); option --profile
+    # reasoning-model wrapper would hand it over (VLMEvalKit's TreeVGR wrapper); option --profile
     if found is not None:
         return found
     parts = _THINK_END_RE.split(completion, maxsplit=1)
@@ -163,7 +164,7 @@ def ivgr_open(response: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# VLMEvalKit (exact_matching, no judge): can_infer, YOrN_Extraction — benchmarks.md §0.2
+# VLMEvalKit (exact_matching, no judge): can_infer, YOrN_Extraction — vlmeval/utils/matching_util.py
 # ---------------------------------------------------------------------------------------------
 
 _VK_REFUSALS = (
@@ -260,7 +261,7 @@ def vk_yes_no(answer: str) -> str:
 
 
 def lmms_vstar_letter(response: str) -> str | None:
-    """lmms-eval V* `extract_answer_letter` (benchmarks.md §1.4).
+    """lmms-eval V* `extract_answer_letter` (lmms_eval/tasks/vstar_bench/utils.py).
 
     Quirk: the first pattern matches any response *starting* with A–D, words included
     ("Based on…" -> B, "Clearly…" -> C).
@@ -288,7 +289,7 @@ def lmms_vstar_letter(response: str) -> str | None:
 
 
 def lmms_mcq_extract(response: str, letters: list[str]) -> str | None:
-    """lmms-eval `extract_mcq_answer` (RealWorldQA since 2026-04, benchmarks.md §5.4).
+    """lmms-eval `extract_mcq_answer` (RealWorldQA since 2026-04, lmms_eval/tasks/_task_utils/mcq_extract.py).
 
     Candidates by priority: starts-with-letter 10 > ends-with-letter 9 > "answer is X" 7 >
     `(X)` 6 > `X.` 5 > `X:` 4 > `X)` 3 > `X ` 2 > bare letter 0 (only if nothing else);
@@ -345,7 +346,7 @@ MME_PREFIXES = [
     "The best option is", "The correct option is", "Best answer:", "Best option:",
 ]
 # Quirk: the official MME-RealWorld script lacks two commas, so Python concatenates its last
-# entries into strings that never match (benchmarks.md §3.4).
+# entries into strings that never match (github yfzhang114/MME-RealWorld, evaluation/eval_your_results.py).
 MME_PREFIXES_OFFICIAL = [
     "The best answer is", "The correct answer is", "The answer is", "The answer",
     "The best option isThe correct option is", "Best answer:Best option:",

@@ -1,7 +1,7 @@
 """Scoring profiles: which toolkit's extraction and aggregation rules produce a number.
 
 Every score ivgr prints carries its profile, because the same raw outputs give different
-numbers under different toolkits (benchmarks.md §0.3, §9).
+numbers under different toolkits (docs/evaluation.md#scoring-profiles).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Streaming readers for benchmark files as the public releases distribute them.
 
 Why streaming: HR-Bench 8K is a 4.6 GB TSV / 2.8 GB parquet of base64 images
-(benchmarks.md §2.5). Loading it with pandas holds every image string at once, so these
+(HF dataset DreamMr/HR-Bench). Loading it with pandas holds every image string at once, so these
 readers yield one row at a time (parquet row-group batches, csv reader with a huge field
 limit) and keep images *encoded* until the engine decodes one batch of them (the loaders
 live in `ivgr.data.images`, shared with the inference engine).

@@ -15,7 +15,7 @@ from typing import Any
 from ivgr.errors import DataError
 from ivgr.eval.runner import RESULTS_FORMAT
 
-# The paper's column order (paper.md §4.2); benchmarks not run are left out of the table.
+# The paper's column order (docs/method.md#evaluation); benchmarks not run are left out of the table.
 PAPER_ORDER = ["vstar", "hrbench4k", "hrbench8k", "mme_realworld_lite", "pope", "realworldqa", "cvbench2d", "cvbench3d"]
 
 
@@ -87,13 +87,13 @@ def details(res: dict[str, Any], profile: str) -> str:
     return "\n".join(lines)
 
 
-# Row counts of the public releases (benchmarks.md §0.1, §8), to check a local copy against.
+# Row counts of the public releases (their HF dataset cards; docs/evaluation.md), to check a local copy against.
 EXPECTED_ROWS = {"vstar": 191, "hrbench4k": 800, "hrbench8k": 800, "mme_realworld_lite": 1919, "pope": 9000,
                  "realworldqa": 765, "cvbench2d": 1438, "cvbench3d": 1200}
 
 
 def inspect_benchmark(bench: Any, data: Path) -> dict[str, Any]:
-    """Schema facts of a local copy (benchmarks.md §8) without decoding images or a model."""
+    """Schema facts of a local copy (docs/evaluation.md) without decoding images or a model."""
     from collections import Counter
 
     n, cats, answers, kinds, first = 0, Counter(), Counter(), Counter(), None

@@ -44,7 +44,7 @@ def expand(box: Box, *, margin: float, min_margin_px: int, width: int, height: i
 
 
 def union_box(boxes: list[Box]) -> Box:
-    """Smallest box covering all `boxes` (keeps their relative layout, paper.md §5 step 3).
+    """Smallest box covering all `boxes` (keeps their relative layout, docs/method.md#tool-assisted-inference).
 
     >>> union_box([(0, 0, 10, 10), (5, 20, 30, 25)])
     (0, 0, 30, 25)
@@ -72,7 +72,7 @@ def crop_regions(boxes: list[Box], *, image_size: tuple[int, int], opts: ToolOpt
     want_union = opts.style in ("union", "crops+union")
     if want_union and opts.style == "crops+union" and len(unique) == 1:
         # Deviation: the union of one box is that box, so it is not fed twice (the paper's
-        # crops+union variant is unspecified here, paper.md §5); option --crops
+        # crops+union variant is unspecified here, docs/method.md#tool-assisted-inference); option --crops
         want_union = False
     return crops, (uni if want_union else None)
 

@@ -4,7 +4,7 @@
     [res] = engine.run([InferenceRequest("cat.jpg", "What colour is the cat?")], mode="tool")
     res.answer, res.boxes            # boxes in the original image's pixels
 
-Modes (paper.md §5, DESIGN.md):
+Modes (docs/method.md#tool-assisted-inference, docs/evaluation.md#inference-modes):
 - textual  : the textual-stream prompt (iVGR's default at inference);
 - grounded : the grounded-stream prompt; boxes are mapped back to original pixels;
 - tool     : a grounded pass, then crops of each predicted box and/or their union, fed with
@@ -83,7 +83,7 @@ class InferenceEngine:
         min_pixels, max_pixels, frame = settings["min_pixels"], settings["max_pixels"], settings["frame"]
         self.max_new_tokens = max_new_tokens
         # Deviation: greedy decoding (temperature 0) instead of the authors' near-greedy
-        # validation sampling (temperature 0.01, top_p 0.01; reference-implementation.md §3.2),
+        # validation sampling (temperature 0.01, top_p 0.01; docs/method.md#hyper-parameters),
         # so results are reproducible bit for bit; option --temperature
         self.temperature = float(temperature)
         self.batch_size = batch_size
@@ -193,7 +193,7 @@ class InferenceEngine:
             res.crops, res.union = crop_regions(res.boxes, image_size=orig.size, opts=self.tool)
             regions = res.crops + ([res.union] if res.union else [])
             if not regions:
-                # Deviation: the paper does not say what happens without boxes (paper.md §5);
+                # Deviation: the paper does not say what happens without boxes (docs/method.md#tool-assisted-inference);
                 # we answer like the textual mode and count it (tool_fallback); option --mode textual
                 res.tool_fallback = True
                 second.append((self._stream_prompt("textual", r.question), [small]))

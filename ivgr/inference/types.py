@@ -46,9 +46,9 @@ class InferenceResult:
 
 @dataclass
 class ToolOptions:
-    """Crop settings of the tool-assisted mode (paper.md §5 leaves them open; ours are options)."""
+    """Crop settings of the tool-assisted mode (open in the paper: docs/method.md#tool-assisted-inference)."""
 
-    style: str = "crops+union"  # the paper's best variant (paper.md §5 table)
+    style: str = "crops+union"  # the paper's best variant (docs/method.md#tool-assisted-inference)
     margin: float = 0.1  # fraction of the box's width/height added on each side
     min_margin_px: int = 8  # so a tiny box keeps some context
     max_crops: int = 4  # local crops kept (first boxes in reading order); union always allowed

@@ -1,4 +1,4 @@
-"""Judges for the accuracy and consistency rewards (paper.md §2.3.2, §2.3.5).
+"""Judges for the accuracy and consistency rewards (docs/method.md#accuracy-reward, #consistency-reward).
 
     from ivgr.judges import JudgeConfig, build_judge
     judge = build_judge(JudgeConfig())                       # offline rules judge

@@ -1,12 +1,12 @@
 """The judge interface: `Verdict`, the `Judge` protocol, counters, and a sync bridge.
 
-A judge answers two questions (paper.md §2.3.2, §2.3.5):
+A judge answers two questions (docs/method.md#accuracy-reward, #consistency-reward):
   * accuracy: does a model answer mean the same as the reference answer? (0 or 1)
   * consistency: do the image descriptions of a textual `<think>` agree with the archived
     grounded `<think>`? (0.0 / 0.3 / 0.7 / 1.0 rubric, or a mean of several samples)
 
 Judges are async first, because the trainer asks thousands of questions per step and wants
-them concurrent (reference-implementation.md §10.2). Sync callers use `run_sync` or the
+them concurrent (docs/method.md#bug-judge-robustness). Sync callers use `run_sync` or the
 `*_sync` methods of `SyncJudgeMixin`, which run the coroutine on one long-lived background
 event loop, so an HTTP connection pool is reused across calls and sync calls work even
 from inside a running event loop.

@@ -2,8 +2,8 @@
 
 Defaults reproduce the authors' released code where it is sound (consistency: n=4 samples
 at temperature 0.5, averaged; accuracy at temperature 0.01; endpoint model name `judge`;
-reference-implementation.md §4.6, §4.7, §4.11) and bound everything the authors left
-unbounded (retries, time, concurrency, prompt size; §10.2).
+docs/method.md#accuracy-reward, #consistency-reward, #judge) and bound everything the authors left
+unbounded (retries, time, concurrency, prompt size; docs/method.md#bug-judge-robustness).
 
 Endpoint settings may come from the environment so a key never has to sit in a recipe:
 `IVGR_JUDGE_BASE_URL` (one URL, or a comma-separated fleet), `IVGR_JUDGE_MODEL`,
@@ -226,7 +226,7 @@ class JudgeConfig:
         return self.consistency_model or os.environ.get(ENV_CONSISTENCY_MODEL) or self.resolved_model()
 
     def resolved_model(self) -> str:
-        """The served model name; 'judge' (the authors' name, §4.11) when nothing is set."""
+        """The served model name; 'judge' (the authors' name, docs/method.md#judge) when nothing is set."""
         return self.model or os.environ.get(ENV_MODEL) or "judge"
 
     def resolved_api_key(self) -> str:

@@ -2,7 +2,7 @@
 
 The authors call a Qwen2.5-72B judge with blocking requests from a thread pool, retry the
 accuracy prompt forever, let one HTTP error zero a whole question group, and parse scores
-loosely (reference-implementation.md §4.6, §4.7, §4.10, §10.2). This judge:
+loosely (docs/method.md#accuracy-reward, #consistency-reward, #bug-judge-robustness). This judge:
   * is async, with at most `max_concurrency` requests in flight per endpoint, and spreads
     requests over several endpoints (`base_url` may list a fleet) by fewest requests in flight;
   * speaks chat-completions JSON over keep-alive connections (`ivgr.judges.http`; a fifth or
@@ -119,8 +119,8 @@ class OpenAIJudge(SyncJudgeMixin):
         self.base_urls = tuple(self.config.resolved_base_urls())
         self.base_url = self.base_urls[0]
         self.model = self.config.resolved_model()
-        # The authors allow a separate consistency endpoint (§4.11) but reuse the judge's
-        # model name there (§10.2); here both the URL and the model can differ.
+        # The authors allow a separate consistency endpoint (docs/method.md#judge) but reuse the judge's
+        # model name there (docs/method.md#bug-judge-robustness); here both the URL and the model can differ.
         self.consistency_base_urls = tuple(self.config.resolved_consistency_base_urls())
         self.consistency_base_url = self.consistency_base_urls[0]
         self.consistency_model = self.config.resolved_consistency_model()
@@ -145,10 +145,10 @@ class OpenAIJudge(SyncJudgeMixin):
         """Binary accuracy: rules first where sure, else the endpoint (cached), else fallback."""
         if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
             self._stats.rules += 1
-            return Verdict(0.0, 0, "rules")  # reference-implementation.md §4.6: no call at all
+            return Verdict(0.0, 0, "rules")  # docs/method.md#accuracy-reward: no call at all
         decision = self.rules.accuracy_decision(question=question, answer=answer, reference=reference)
         # Deviation: letters, yes/no, numbers and exact matches are decided by rules without a
-        # call (the authors ask the LLM for every answer, §4.6); option judge.rules_first.
+        # call (the authors ask the LLM for every answer, docs/method.md#accuracy-reward); option judge.rules_first.
         if self.config.rules_first and decision.decided:
             self._stats.rules += 1
             return Verdict(decision.score, 0, "rules")
@@ -172,7 +172,7 @@ class OpenAIJudge(SyncJudgeMixin):
             self._stats.fallbacks += 1
             # Deviation: a failed accuracy call gives the rules score when the rules are sure,
             # else 0.0, flagged; the authors' exception zeroed the whole question group
-            # (reference-implementation.md §4.10); option judge.rules_first / judge.max_retries.
+            # (docs/method.md#bug-judge-robustness); option judge.rules_first / judge.max_retries.
             return Verdict(decision.score if decision.decided else 0.0, max(errors, 1), "fallback")
         return Verdict(score, errors, "llm")
 
@@ -180,7 +180,7 @@ class OpenAIJudge(SyncJudgeMixin):
         """Rubric consistency, the mean of `n` parsed samples; 0.0 fallback on failure."""
         if not candidate.strip() or not reference.strip():
             self._stats.rules += 1
-            return Verdict(0.0, 0, "rules")  # nothing to compare (paper.md §2.3.5 zero cases)
+            return Verdict(0.0, 0, "rules")  # nothing to compare (docs/method.md#consistency-reward)
         cfg = self.config
         key = cache_key(
             kind="consistency", version=JUDGE_PROMPT_VERSION, model=self.consistency_model, question=question,
@@ -200,7 +200,7 @@ class OpenAIJudge(SyncJudgeMixin):
             return Verdict(score, 0, "cache")  # type: ignore[arg-type]
         if score is None:
             self._stats.fallbacks += 1
-            # Same 0.0 as the authors after their 3 tries (§4.7), but flagged: source
+            # Same 0.0 as the authors after their 3 tries (docs/method.md#consistency-reward), but flagged: source
             # "fallback" and errors >= 1 reach judge_errors, so a scorer can mask the row.
             return Verdict(0.0, max(errors, 1), "fallback")
         return Verdict(score, errors, "llm")
@@ -218,7 +218,7 @@ class OpenAIJudge(SyncJudgeMixin):
             return []
         cfg = self.config
         # Deviation: one request with n samples, deduplicated, rather than one sample per
-        # request at a cycling temperature for up to 15 tries (§8.2); the caller
+        # request at a cycling temperature for up to 15 tries (docs/method.md#sft-cold-start); the caller
         # (ivgr data sft-build) picks n and temperature per call; options n, temperature.
 
         def prompt(token: str) -> str:
@@ -295,7 +295,7 @@ class OpenAIJudge(SyncJudgeMixin):
         )
 
     # Deviation: identical judge questions are asked once (LRU + in-flight merging); the
-    # authors ask every rollout's question anew (§4.10); option judge.cache_size (0 = off).
+    # authors ask every rollout's question anew (docs/method.md#bug-judge-robustness); option judge.cache_size (0 = off).
     async def _cached(
         self,
         key: str,
@@ -341,7 +341,7 @@ class OpenAIJudge(SyncJudgeMixin):
         attempts: _Attempts,
     ) -> T | None:
         # Deviation: bounded retries with exponential backoff (the authors retry accuracy
-        # forever, §4.6); option judge.max_retries / judge.backoff_s / judge.deadline_s.
+        # forever, docs/method.md#bug-judge-robustness); option judge.max_retries / judge.backoff_s / judge.deadline_s.
         state = self._loop_state()
         for attempt in range(1 + self.config.max_retries):
             if attempt:
@@ -352,7 +352,7 @@ class OpenAIJudge(SyncJudgeMixin):
                     break
                 await asyncio.sleep(min(self._backoff(attempt), remaining))
             # Deviation: untrusted text is fenced with random per-request markers and size-capped;
-            # the authors paste completions into the prompt raw (§4.7); option judge.max_fence_chars.
+            # the authors paste completions into the prompt raw (docs/method.md#bug-judge-robustness); option judge.max_fence_chars.
             token = new_fence_token()  # fresh markers per request, so replies cannot learn them
             texts, fatal = await self._one_request(state, endpoints, prompt(token), n, temperature, attempts)
             if texts is not None:
@@ -372,7 +372,7 @@ class OpenAIJudge(SyncJudgeMixin):
         """Send one request: `(choice texts or None on failure, failure is fatal)`."""
         # Deviation: one async client with a semaphore and a per-request timeout; the authors
         # block a 64-thread pool with sequential calls per question and the SDK's 600 s
-        # timeout (§4.10, §10.2); options judge.max_concurrency, judge.timeout_s.
+        # timeout (docs/method.md#bug-judge-robustness); options judge.max_concurrency, judge.timeout_s.
         urls, model = endpoints
         route = self._route(state, urls)
         async with route.semaphore:
@@ -474,7 +474,7 @@ def _choice_texts(response: dict[str, Any]) -> list[str] | None:
 
 
 def _mean_of(parse: Callable[[str], float | None]) -> Callable[[list[str]], float | None]:
-    """Mean of the parseable samples; None when none parses (authors average parsed ones, §4.7)."""
+    """Mean of the parseable samples; None when none parses (authors average parsed ones, docs/method.md#consistency-reward)."""
 
     def accept(texts: list[str]) -> float | None:
         scores = [s for s in (parse(t) for t in texts) if s is not None]

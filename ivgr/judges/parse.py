@@ -2,7 +2,7 @@
 
 Why strict: the authors' consistency parser takes the first `0|1|0.0|0.3|0.7|1.0` found
 anywhere, so "0.5" -> 0.0, "0.9" -> 0.0, "10" -> 1.0 and "-1" -> 1.0, and their accuracy
-parser accepts any float, so "2" -> 2.0 (reference-implementation.md §4.6, §4.7, §10.2).
+parser accepts any float, so "2" -> 2.0 (docs/method.md#bug-judge-robustness).
 Here a reply is accepted only when, after an optional reasoning block and label, it is
 exactly one allowed token; anything else is *unparseable* (None), which the judge counts
 as a failed attempt and retries, never a silent 0.
@@ -45,7 +45,7 @@ _MAX_REPLY_CHARS = 2000  # a bare score never needs more; longer replies are unp
 
 # Deviation: strict, anchored parsing; "0.5"/"0.9"/"10"/"-1" are failures (retried, then the
 # fallback), where the authors' regex read them as 0 or 1 and accepted any float for accuracy
-# (reference-implementation.md §4.6, §4.7); option judge.max_retries governs the retries.
+# (docs/method.md#bug-judge-robustness); option judge.max_retries governs the retries.
 def _parse(text: str | None, allowed: dict[str, float]) -> float | None:
     if text is None or len(text) > _MAX_REPLY_CHARS:
         return None

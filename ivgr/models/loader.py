@@ -3,7 +3,7 @@
 `load_model_and_processor` is the one place ivgr turns a checkpoint path into a model: the
 trainer, SFT, inference and evaluation all call it. It reads only local paths (no hub), keeps
 `trust_remote_code` off unless asked, and falls back to ivgr's image-only processor when stock
-`AutoProcessor` cannot build the video processor (torchvision missing; ecosystem.md §F).
+`AutoProcessor` cannot build the video processor (torchvision missing; docs/models.md).
 
 Top-level imports are stdlib only so `model_frame` is cheap; torch/transformers load on use.
 """
@@ -19,7 +19,7 @@ from ivgr.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-# model_type -> box frame the model was trained to emit (DESIGN.md "Conventions"):
+# model_type -> box frame the model was trained to emit (docs/method.md#box-frame):
 # Qwen2/2.5-VL ground in absolute pixels of the resized input; Qwen3-VL in 0-1000.
 _PIXEL_TYPES = ("qwen2_vl", "qwen2_5_vl")
 _NORM1000_PREFIX = "qwen3_vl"
@@ -131,7 +131,7 @@ def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixel
 
     p = _check_checkpoint(path) if not Path(path).is_dir() else Path(path)
     model_type = _model_type(p) if (p / "config.json").is_file() else "qwen2_5_vl"
-    # Deviation: the authors load AutoProcessor only (reference-implementation.md §7.4), which needs
+    # Deviation: the authors load AutoProcessor only (Visual-AI/iVGR verl/utils/tokenizer.py), which needs
     # torchvision in transformers 5; we fall back to an image-only Qwen-VL processor built from the
     # PIL image processor when it cannot be built; option: automatic (no switch needed).
     processor = _stock_processor(p, trust_remote_code=trust_remote_code)
@@ -145,7 +145,7 @@ def load_processor(path: str | Path, *, min_pixels: int | None = None, max_pixel
             raise ModelError(f"{p}: cannot build a processor ({type(err).__name__}: {err}); the directory "
                              "needs tokenizer files and preprocessor_config.json") from None
     tokenizer = processor.tokenizer
-    if tokenizer.pad_token is None:  # reference-implementation.md §7.4: pad falls back to eos
+    if tokenizer.pad_token is None:  # as in Visual-AI/iVGR verl/utils/tokenizer.py: pad falls back to eos
         tokenizer.pad_token = tokenizer.eos_token
     return processor
 

@@ -1,7 +1,7 @@
 """A Qwen-VL processor that works without torchvision.
 
 In transformers 5.x, `AutoProcessor` / `Qwen2_5_VLProcessor` insist on a video processor, and
-building one imports torchvision, which cannot be imported on CPU machines (ecosystem.md §F).
+building one imports torchvision, which cannot be imported on CPU machines (docs/models.md).
 ivgr only feeds images, so `ImageOnlyQwenVLProcessor` accepts `video_processor=None` and is
 otherwise the stock Qwen2.5-VL processor: same `<|image_pad|>` expansion, same
 `mm_token_type_ids`, same chat template handling. The image side is the PIL backend

@@ -1,7 +1,7 @@
 """Prompts for the LLM judge: answer accuracy, reasoning consistency, and reasoning rewrite.
 
-Our own wording with the authors' semantics (paper.md §2.3.2, §2.3.5; reference-
-implementation.md §4.6, §4.7, §8.2):
+Our own wording with the authors' semantics (docs/method.md#accuracy-reward, #consistency-reward,
+#sft-cold-start):
   * accuracy: binary, few-shot; a short answer and a full sentence that state the same fact
     agree (1), a different or hedged fact disagrees (0). Reply: only 0 or 1.
   * consistency: the grounded reference is assumed correct about the image; only the image
@@ -147,7 +147,7 @@ def consistency_prompt(*, question: str, reference: str, candidate: str, token: 
 
 
 def rewrite_prompt(*, question: str, reasoning: str, token: str, max_chars: int) -> str:
-    """Ask for a box-free paraphrase of grounded reasoning (cold-start SFT data, §8.2)."""
+    """Ask for a box-free paraphrase of grounded reasoning (cold-start SFT data, docs/method.md#sft-cold-start)."""
     return (
         "Rewrite the reasoning below as plain text reasoning about an image.\n"
         "- Remove every bounding box and coordinate, such as <box>[12,40,88,120]</box>.\n"

@@ -1,6 +1,6 @@
 """User-turn prompts of the three streams and of the tool-assisted second pass.
 
-Semantics follow the authors' templates (reference-implementation.md §2.5, paper.md §2.2);
+Semantics follow the authors' templates (docs/method.md#streams; examples/format_prompt/ of Visual-AI/iVGR);
 the wording is ours. Every prompt is the user text only: the caller puts the image(s) in
 front with `chat_messages`, and no system prompt is added (the authors add none, so the
 chat template's default applies).
@@ -113,7 +113,7 @@ def stream_prompt(stream: str, question: str, *, frame: str = "pixel", style: st
     if frame not in FRAMES:
         raise ValueError(f"unknown box frame {frame!r}; use one of {FRAMES}")
     _check_style(style)
-    # The authors trim the question before templating (jinja `content | trim`, §2.5).
+    # The authors trim the question before templating (jinja `content | trim`, docs/method.md#streams).
     q = question.replace("<image>", "").strip()
     if style == "compact":
         return _COMPACT[stream].format(question=q)
@@ -146,7 +146,7 @@ def match_stream_prompt(stream: str, prompt: str) -> tuple[str, str | None] | No
 
 
 def tool_prompt(question: str, *, n_crops: int, has_union: bool, style: str = "standard") -> str:
-    """Textual prompt for the tool-assisted second pass (paper.md §5): image, crops, union crop.
+    """Textual prompt for the tool-assisted second pass (docs/method.md#tool-assisted-inference): image, crops, union crop.
 
     >>> "2 close-up crops" in tool_prompt("Q?", n_crops=2, has_union=True)
     True

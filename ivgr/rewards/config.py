@@ -1,8 +1,8 @@
 """`ScorerConfig`: reward weights, archive rule and parsing options of the scorer.
 
-Defaults reproduce the authors' recipe (reference-implementation.md §4.9: every weight 1 except
-single-stream accuracy 1.5; archive threshold τ = 0.3, §4.8; answers over 1000 characters
-score 0, §4.6). Options that differ from the authors' code are tagged `Deviation` below and
+Defaults reproduce the authors' recipe (docs/method.md#reward-totals: every weight 1 except
+single-stream accuracy 1.5; archive threshold τ = 0.3, #archive; answers over 1000 characters
+score 0, #accuracy-reward). Options that differ from the authors' code are tagged `Deviation` below and
 listed in docs/scoring.md.
 """
 
@@ -20,7 +20,7 @@ from ivgr.parsing import MAX_BOXES
 class ScorerConfig:
     """Everything the batch scorer needs besides the judge and the archive."""
 
-    # --- grounded stream: R = format + box_valid + box_iou + accuracy (§4.9) ---
+    # --- grounded stream: R = format + box_valid + box_iou + accuracy (docs/method.md#reward-totals) ---
     grounded_format_weight: float = field(default=1.0, metadata={"help": "Weight of the format term, grounded stream."})
     grounded_box_valid_weight: float = field(default=1.0, metadata={"help": "Weight of box validity, grounded stream."})
     grounded_box_iou_weight: float = field(default=1.0, metadata={"help": "Weight of the dual box IoU, grounded stream."})
@@ -35,7 +35,7 @@ class ScorerConfig:
     single_format_weight: float = field(default=1.0, metadata={"help": "Weight of the format term, single stream."})
     single_accuracy_weight: float = field(default=1.5, metadata={"help": "Weight of accuracy, single stream (authors: 1.5)."})
 
-    # --- rollout archive (§4.8) ---
+    # --- rollout archive (docs/method.md#archive) ---
     archive_min_box_iou: float = field(
         default=0.3, metadata={"help": "τ: a correct grounded rollout needs box IoU >= τ to become a reference."}
     )
@@ -45,7 +45,7 @@ class ScorerConfig:
         default=True, metadata={"help": "Require format == 1 for a grounded rollout to enter the archive."}
     )
 
-    # --- box terms (§4.4, §4.5) ---
+    # --- box terms (docs/method.md#box-validity, #box-iou) ---
     box_duplicate_iou: float = field(
         default=0.9, metadata={"help": "Two predicted boxes with IoU above this are duplicates: box_valid = 0."}
     )

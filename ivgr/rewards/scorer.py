@@ -1,6 +1,6 @@
 """Batch scorer: the rewards of one training step, for all three streams.
 
-Order inside a step (paper.md §2.4, reference-implementation.md §4.8):
+Order inside a step (docs/method.md#archive):
 
 1. score every grounded rollout (format, box validity, box IoU, accuracy);
 2. offer the qualifying ones to the rollout archive (order-independent);
@@ -87,7 +87,7 @@ class RolloutScore:
     judge_errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The `ivgr score` output object (field order as in DESIGN.md)."""
+        """The `ivgr score` output object (field order as in docs/scoring.md, `ivgr score`)."""
         return asdict(self)
 
 
@@ -302,7 +302,7 @@ class Scorer:
     def _box_terms(self, text: str, target_boxes: Sequence[Box]) -> tuple[float | None, float | None]:
         """(box_valid, box_iou); both None without ground-truth boxes.
 
-        Without targets the authors zero every box term and skip parsing (§4.4); we report
+        Without targets the authors zero every box term and skip parsing (docs/method.md#box-validity); we report
         "does not apply" instead, which adds the same 0 to the total.
         """
         # Deviation: without target boxes box_valid/box_iou are null, "does not apply" (the
@@ -344,7 +344,7 @@ class Scorer:
         if r.stream != "textual":
             return None
         entry = self.archive.get(r.sample_id)
-        # No reference yet, or no <think> to compare: consistency 0 and no judge call (§4.7).
+        # No reference yet, or no <think> to compare: consistency 0 and no judge call (docs/method.md#consistency-reward).
         if entry is None or not extract_think(text):
             return None
         return entry.think
@@ -384,7 +384,7 @@ class Scorer:
         except asyncio.CancelledError:
             raise
         # Deviation: a failed judge call costs only its own term (fallback, counted in
-        # judge_errors); the authors' exception zeroed every rollout of the question, §4.10;
+        # judge_errors); the authors' exception zeroed every rollout of the question, docs/method.md#bug-judge-robustness;
         # option accuracy_fallback / consistency_fallback.
         except Exception as err:  # noqa: BLE001 - the judge boundary: counted, logged, never fatal
             logger.warning("judge %s call failed (%s: %s); using fallback %.2f", what, type(err).__name__, err, fallback)
@@ -410,7 +410,7 @@ class Scorer:
 
 
 def _clean_question(question: str) -> str:
-    """The question as the judge sees it: image placeholders removed (reference-implementation.md §4.2)."""
+    """The question as the judge sees it: image placeholders removed (docs/method.md#response-normalisation)."""
     return question.replace("<image>", "").strip()
 
 

@@ -3,7 +3,8 @@
 Terms take parsed, typed inputs (boxes, not raw text, except `format_reward`), return a float
 (or None for "does not apply"), and touch no judge, archive, log or global. The batch scorer
 (`ivgr.rewards.scorer`) calls them and adds the judge's verdicts.
-Sources: paper.md §2.3, reference-implementation.md §4.3–§4.9.
+Sources: docs/method.md#format-reward through #reward-totals (the paper, arXiv 2605.31096, and
+the authors' examples/reward_function/adagrounding_dual_group_training.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ivgr.parsing import format_ok, parse_box
 def format_reward(text: str, *, normalize_mode: str = "tags") -> float:
     """R_format = 1 if the normalised text is `<think>.*</think>.*<answer>.*</answer>`, else 0.
 
-    Nothing may come before `<think>` or after `</answer>` (reference-implementation.md §4.3).
+    Nothing may come before `<think>` or after `</answer>` (docs/method.md#format-reward).
 
     >>> format_reward("<think>a</think> <answer>b</answer>"), format_reward("<answer>b</answer>")
     (1.0, 0.0)
@@ -31,7 +32,7 @@ def has_duplicate_boxes(
 ) -> bool:
     """True if two boxes have IoU > threshold.
 
-    `all_pairs=False` is the authors' rule (§4.4): box i among the first ⌊n_tags/2⌋ parsed
+    `all_pairs=False` is the authors' rule (docs/method.md#box-validity): box i among the first ⌊n_tags/2⌋ parsed
     boxes (n_tags = number of <box> tags, default len(boxes)) is compared with every other
     box, so pairs inside the second half are never compared.
 
@@ -69,7 +70,7 @@ def box_valid_reward(
     """R_box_valid = (#spans that parse to a valid box) / (#<box> spans); 0 with no span.
 
     0 as well when any two parsed boxes (valid or not) overlap with IoU > `duplicate_iou`
-    (reference-implementation.md §4.4).
+    (docs/method.md#box-validity).
 
     >>> box_valid_reward(["[0,0,10,10]", "[5,5,1,1]", "oops", "[20,20,30,30]"])
     0.5
@@ -85,7 +86,7 @@ def box_valid_reward(
 
 
 def box_iou_reward(pred: Sequence[Box], gt: Sequence[Box]) -> float | None:
-    """R_box = ½·(mean_g max_p IoU(g, p) + mean_p max_g IoU(p, g))   (paper.md §2.3.3)
+    """R_box = ½·(mean_g max_p IoU(g, p) + mean_p max_g IoU(p, g))   (docs/method.md#box-iou)
 
     `pred` holds valid predicted boxes in the frame of `gt`. No predicted box -> 0.0.
     No ground-truth box -> None: the term does not apply (the authors returned a bool there).
@@ -96,7 +97,7 @@ def box_iou_reward(pred: Sequence[Box], gt: Sequence[Box]) -> float | None:
     (0.0, None)
     """
     # Deviation: no ground-truth box -> None, "does not apply" (the authors returned the bool
-    # `len(pred) > 0`, reference-implementation.md §4.5); option none (bug fix).
+    # `len(pred) > 0`, docs/method.md#bug-iou-bool); option none (bug fix).
     if not gt:
         return None
     if not pred:
@@ -110,13 +111,13 @@ def judged_reward(score: float) -> float | None:
     """A judge's score as a reward term: the score itself if it is a finite number in [0, 1].
 
     Anything else (NaN, 2.0, a string) is None, which the scorer counts as a judge error;
-    the authors passed `float(reply)` through unchecked (§4.6).
+    the authors passed `float(reply)` through unchecked (docs/method.md#bug-judge-robustness).
 
     >>> judged_reward(0.7), judged_reward(2.0), judged_reward(float("nan"))
     (0.7, None, None)
     """
     # Deviation: a score outside [0, 1] is a judge error, not a reward (the authors used
-    # `float(reply)` unclamped, so "2" gave 2.0, §4.6); option accuracy_fallback / consistency_fallback.
+    # `float(reply)` unclamped, so "2" gave 2.0, docs/method.md#bug-judge-robustness); option accuracy_fallback / consistency_fallback.
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         return None
     if not math.isfinite(score) or not 0.0 <= score <= 1.0:
@@ -128,7 +129,7 @@ def weighted_total(terms: Mapping[str, float | None], weights: Mapping[str, floa
     """R = Σ_k w_k·r_k over the stream's terms; a term that does not apply (None) adds 0.
 
     grounded = format + box_valid + box_iou + accuracy; textual = format + accuracy +
-    consistency; single = format + 1.5·accuracy (reference-implementation.md §4.9).
+    consistency; single = format + 1.5·accuracy (docs/method.md#reward-totals).
 
     >>> weighted_total({"format": 1.0, "accuracy": 1.0}, {"format": 1.0, "accuracy": 1.5})
     2.5

@@ -152,7 +152,7 @@ class IvgrTrainConfig(GRPOConfig):
         except ValueError as err:  # TRL/transformers validation: surface as one line
             raise ConfigError(str(err).strip().splitlines()[0]) from err
         # Fail before loading anything when the batch layout could split a (grounded, textual) pair;
-        # the trainer re-checks against the actual rows (ecosystem.md §A.4).
+        # the trainer re-checks against the actual rows (ivgr/training/sampler.py, check_alignment).
         from ivgr.training.sampler import check_alignment
 
         check_alignment(

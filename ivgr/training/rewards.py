@@ -8,13 +8,13 @@ scorer itself (`ivgr.rewards.Scorer`) knows nothing about TRL; this module only
   a phase run concurrently (async judge calls never serialise the step),
 * exchanges grounded archive candidates between processes through an injected
   `gather_object`, so every rank applies the same order-independent `archive.offer_many`
-  (ecosystem.md §A.11 point 4; reference-implementation.md §4.8), and
+  (docs/training.md#how-the-pieces-fit; docs/method.md#archive), and
 * aggregates per-stream, per-term sums for logging.
 
 Reward layout handed to TRL: ONE column, the scorer's `total` per rollout. TRL's advantage is
 then (total − group mean) / (group std + eps) per G consecutive rows = per (sample, stream)
-group, exactly the authors' per-uid normalisation of `overall` (reference-implementation.md
-§5.1–5.2), and the single stream's 1.5 × accuracy weight (§4.9) stays inside the scorer
+group, exactly the authors' per-uid normalisation of `overall` (docs/method.md#advantages),
+and the single stream's 1.5 × accuracy weight (docs/method.md#reward-totals) stays inside the scorer
 instead of being split across TRL `reward_weights`. Per-term values are logged by us as
 `reward/<stream>/<term>`.
 """
@@ -148,8 +148,8 @@ class BatchRewarder:
         gather_object: collective that returns every rank's object in rank order
             (`accelerate.utils.gather_object` wrapped to take one object); identity on one process.
         use_consistency: False stops logging the (zero-weighted) consistency term (ablation).
-        archive_persistent: False = the paper's "consistency without archive" ablation (paper.md
-            §4.4): the reference is the best qualifying grounded rollout of the current batch only.
+        archive_persistent: False = the paper's "consistency without archive" ablation (docs/method.md
+            #ablations): the reference is the best qualifying grounded rollout of the current batch only.
     """
 
     def __init__(

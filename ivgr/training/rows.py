@@ -1,13 +1,13 @@
 """Training rows: one row per (sample, stream), as a map-style `datasets.Dataset`.
 
 A paired sample becomes a grounded row and a textual row that share `sample_id`; a single
-sample becomes one single row (reference-implementation.md §2.2, paper.md §2.6). Each row holds
-the conversational `prompt` TRL needs for VLMs (content as a list of blocks, ecosystem.md §A.2),
+sample becomes one single row (docs/method.md#streams, #data-mixing). Each row holds
+the conversational `prompt` TRL needs for VLMs (content as a list of blocks, TRL's VLM dataset format),
 the `image` (decoded lazily from its path by `datasets.Image`), and the columns the scorer
 reads (`sample_id`, `stream`, `question`, `answer`, `target_boxes`, `datasource`).
 
 Map-style on purpose: with an IterableDataset TRL reorders the stream and bypasses the
-paired sampler (ecosystem.md §A.4).
+paired sampler (docs/training.md#how-the-pieces-fit).
 """
 
 from __future__ import annotations

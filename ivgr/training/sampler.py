@@ -1,13 +1,13 @@
 """Paired / mixed stream sampler for dual-stream GRPO (framework-light: stdlib + torch's Sampler base).
 
 TRL groups rollouts *by position*: a GRPO group is `num_generations` (G) consecutive rows of
-the gathered generation batch (ecosystem.md §A.4). This sampler therefore yields, per
+the gathered generation batch (TRL trl/trainer/grpo_trainer.py, `rewards.view(-1, num_generations)`). This sampler therefore yields, per
 generation batch of B unique prompts (B = generation_batch_size // G):
 
     [g_0 ×G, t_0 ×G, g_1 ×G, t_1 ×G, ..., g_{P-1} ×G, t_{P-1} ×G, s_0 ×G, ..., s_{S-1} ×G]
 
 with P = int(B · paired_ratio) // 2 pairs and S = B − 2P single prompts — the authors'
-`MixedPairedRandomSampler` semantics (reference-implementation.md §2.3). Each index is repeated
+`MixedPairedRandomSampler` semantics (docs/method.md#data-mixing). Each index is repeated
 G times in a row (one (sample, stream) per group) and each whole generation batch is repeated
 `repeat_count = num_iterations × steps_per_generation` times, exactly like TRL's
 `RepeatSampler`, so `_prepare_inputs` buffering keeps working.
@@ -24,7 +24,7 @@ epoch has `n_pairs // P` generation batches (or `n_singles // B` when there are 
 Determinism and resume: the order is a pure function of (seed, epoch). The HF Trainer calls
 `set_epoch(epoch)` at each epoch and, on resume, replays the current epoch's batches to skip
 them, so a resumed run sees exactly the batches the killed run would have seen. This is what
-the authors' sampler could not do (reference-implementation.md §10.5).
+the authors' sampler could not do (docs/method.md#bug-sampler-resume).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def check_alignment(
 ) -> None:
     """Fail fast (one line, naming the numbers to change) when streams could be split apart.
 
-    Conditions (ecosystem.md §A.4): G ≥ 2; and with paired data, generation_batch_size % (2G) == 0
+    Conditions (TRL's RepeatSampler, trl/trainer/utils.py): G ≥ 2; and with paired data, generation_batch_size % (2G) == 0
     and the per-process slice per_device_train_batch_size × steps_per_generation % (2G) == 0, so
     a (grounded, textual) pair never straddles two processes or two generation batches.
     """
@@ -167,7 +167,7 @@ class PairedStreamSampler(Sampler[int]):
         self.pairs_per_batch, self.singles_per_batch = self._layout()
 
     def _layout(self) -> tuple[int, int]:
-        """(pairs, singles) per generation batch with the authors' rounding (reference-implementation.md §2.3)."""
+        """(pairs, singles) per generation batch with the authors' rounding (docs/method.md#data-mixing)."""
         b = self.prompts_per_batch
         if not self.index.singles:
             # As the authors: with no single data they use PairedRandomSampler (all pairs), whatever
@@ -195,7 +195,7 @@ class PairedStreamSampler(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         """Called by the HF Trainer at each epoch; the order is a pure function of (seed, epoch)."""
         # Deviation: stateful, exactly resumable order (the authors' sampler restarted its generator
-        # on resume, reference-implementation.md §10.5); option: seed.
+        # on resume, docs/method.md#bug-sampler-resume); option: seed.
         self.epoch = epoch
 
     def state_dict(self) -> dict:

@@ -1,4 +1,4 @@
-"""Cold-start SFT (paper.md §2.7): teach the policy both answer formats before RL.
+"""Cold-start SFT (docs/method.md#sft-cold-start): teach the policy both answer formats before RL.
 
     from ivgr.training.sft import run_sft
     from ivgr.training.sft_config import load_sft_config
@@ -7,7 +7,7 @@
 `run_sft(cfg)` reads top to bottom: data -> model -> dataset/collator -> trainer -> train -> save.
 
 Why a plain HF `Trainer` and not TRL's `SFTTrainer`: the policy's processor is ivgr's image-only
-Qwen-VL processor (no torchvision, ecosystem.md §F), and we want the loss mask and the prompt
+Qwen-VL processor (no torchvision, docs/models.md), and we want the loss mask and the prompt
 tokens to match *exactly* what inference and GRPO feed the model (chat template + generation
 prompt, then the completion). A 60-line collator does that with no dependence on SFTTrainer's
 fast-moving VLM preprocessing; the loss is the standard token-mean cross-entropy over
@@ -178,7 +178,7 @@ class SFTDataset:
                                           return_offsets_mapping=self.weighted)
         completion_ids = torch.tensor(tokens["input_ids"], dtype=prompt_ids.dtype)
         # Deviation: never cut the prompt (the authors right-truncate to max_prompt_length, which
-        # would drop the generation prompt; reference-implementation.md §2.4 item 8); only the
+        # would drop the generation prompt; docs/method.md#bug-prompt-truncation); only the
         # completion is cut, and a prompt that alone is too long is a DataError; option max_length.
         room = self.max_length - prompt_ids.numel()
         if room < 1:
@@ -375,7 +375,7 @@ def _inference_record(examples: list[SFTExample], processor, model_config):
 
 
 # Deviation: SFT runs on a plain HF Trainer with a completion-only loss; the authors' SFT framework
-# and hyper-parameters are unknown (paper.md §2.7; their data is LLaMA-Factory format). The
+# and hyper-parameters are unknown (docs/method.md#sft-cold-start; their data is LLaMA-Factory format). The
 # defaults are ordinary VLM SFT values; options learning_rate, num_train_epochs, max_length, ...
 def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     """Cold-start SFT of `cfg.model_name_or_path` on `cfg.train_file`; returns OUTPUT_DIR/final.

@@ -4,7 +4,7 @@ Pure python (no torch/transformers at import) so `ivgr sft --help` and config er
 Recipes list only the keys they change; every key is a field below with its help text. Any
 Hugging Face `TrainingArguments` key that is not a field here goes under `trainer_args:`.
 
-paper.md §2.7: the authors' SFT hyper-parameters (lr, epochs, framework) were not recoverable;
+docs/method.md#sft-cold-start: the authors' SFT hyper-parameters (lr, epochs, framework) were not recoverable;
 the defaults here are ordinary full-model VLM SFT values, not theirs.
 """
 
@@ -38,7 +38,7 @@ class SFTConfig:
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow custom model code (off by default)."})
     freeze_vision_tower: bool = field(default=False, metadata={
         "help": "Keep the ViT and merger frozen. The authors train the vision tower in RL "
-                "(paper.md §3.3: freeze_vision_tower false)."})
+                "(docs/method.md#hyper-parameters: the vision tower is trained)."})
     min_pixels: int | None = field(default=None, metadata={"help": "Processor min pixels (None: checkpoint's)."})
     max_pixels: int | None = field(default=None, metadata={"help": "Processor max pixels (None: checkpoint's)."})
 
@@ -57,7 +57,7 @@ class SFTConfig:
         "help": "If > 0 and train_file is unset, generate this many synthetic scenes "
                 "(ivgr.data.synthetic) and their cold-start CoTs under output_dir/data."})
     synthetic_textual_fraction: float = field(default=0.1, metadata={
-        "help": "Share of synthetic scenes that also get a textual CoT (paper.md §2.7: 3K of 35K)."})
+        "help": "Share of synthetic scenes that also get a textual CoT (docs/method.md#sft-cold-start: 3K of 35K)."})
 
     # --- optimisation ---------------------------------------------------------------------
     output_dir: str = field(default="runs/sft", metadata={"help": "Run directory; the model goes to OUTPUT_DIR/final."})

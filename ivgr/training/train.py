@@ -223,7 +223,7 @@ def build_scorer(cfg: IvgrTrainConfig, archive):
 
     scorer_cfg = cfg.scorer_config()
     if not cfg.use_consistency:
-        # Ablation "w/o consistency" (paper.md §4.4): textual total = format + accuracy.
+        # Ablation "w/o consistency" (docs/method.md#ablations): textual total = format + accuracy.
         scorer_cfg = dataclasses.replace(scorer_cfg, textual_consistency_weight=0.0)
     return Scorer(config=scorer_cfg, judge=build_judge(cfg.judge_config()), archive=archive)
 

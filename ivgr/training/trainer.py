@@ -1,4 +1,4 @@
-"""`IvgrGRPOTrainer`: TRL's GRPOTrainer with two narrow overrides (ecosystem.md §A.9, §A.11).
+"""`IvgrGRPOTrainer`: TRL's GRPOTrainer with two narrow overrides (docs/training.md#how-the-pieces-fit).
 
 * `_get_train_sampler` -> `PairedStreamSampler`: both streams of a question in the same
   generation batch and on the same process, G consecutive rows per (sample, stream) group.
@@ -199,7 +199,7 @@ class IvgrGRPOTrainer(GRPOTrainer):
     # ------------------------------------------------------------------ checkpoints
     def _save_checkpoint(self, model, trial):
         # Deviation: the archive is saved in every checkpoint and restored on resume (the authors'
-        # save wrote an empty cache from the wrong process, reference-implementation.md §4.8);
+        # save wrote an empty cache from the wrong process, docs/method.md#bug-archive-persistence);
         # options: --resume / resume_from_checkpoint, archive_path.
         from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 

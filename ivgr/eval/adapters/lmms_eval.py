@@ -1,7 +1,7 @@
 """lmms-eval model plugin: run an ivgr checkpoint (textual / grounded / tool mode) in lmms-eval.
 
 Registered through the entry point `lmms_eval.models: ivgr = ivgr.eval.adapters.lmms_eval:IvgrLmmsModel`
-(pyproject.toml), so no lmms-eval fork is needed (ecosystem.md §D.2):
+(pyproject.toml), so no lmms-eval fork is needed (lmms-eval docs/guides/model_guide.md):
 
     pip install lmms-eval
     lmms-eval --model ivgr --model_args pretrained=ckpt/,mode=textual,max_pixels=1605632 \\

@@ -1,11 +1,11 @@
 """CV-Bench 2D / 3D (`nyu-visionx/CV-Bench`): 1438 + 1200 vision-centric MCQ.
 
-Files (benchmarks.md §6.1): `test_2d.parquet` / `test_3d.parquet` (HF Image struct) or
+Files (HF dataset nyu-visionx/CV-Bench): `test_2d.parquet` / `test_3d.parquet` (HF Image struct) or
 `test_2d.jsonl` / `test_3d.jsonl` with images under `img/…` (`filename`); older revisions
 have one `test.parquet` / `test.jsonl` filtered by `type`. Gold answers look like "(C)".
 
 Official aggregation (card): 2D = mean of the ADE20K and COCO accuracies (not pooled);
-3D = Omni3D accuracy. lmms-eval pools instead (a documented difference, §6.2).
+3D = Omni3D accuracy. lmms-eval pools instead (lmms_eval/tasks/cv_bench, cv_bench_aggregate_results).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """HR-Bench 4K / 8K (`DreamMr/HR-Bench`): 800 MCQ each, 200 questions × 4 option cycles.
 
-Files (benchmarks.md §2.1): `hr_bench_{4k,8k}.tsv` or `.parquet`, columns `index, question,
+Files (HF dataset DreamMr/HR-Bench): `hr_bench_{4k,8k}.tsv` or `.parquet`, columns `index, question,
 answer, category (single|cross), A, B, C, D, cycle_category, image (base64)`. A VLMEvalKit TSV
 `image` cell may hold another row's `index` instead of base64; we resolve it lazily.
 
-Aggregation (§2.2): per `cycle_category`, accuracy over all rows and per category; the
+Aggregation (VLMEvalKit `report_acc_hrbench`): per `cycle_category`, accuracy over all rows and per category; the
 headline is the mean over cycles (`average/all`; FSP = single, FCP = cross).
 """
 
@@ -65,10 +65,10 @@ class _HRBench(Benchmark):
             return vk_mcq(response, item.choices)
         if profile == "lmms-eval":
             # Deviation: lmms-eval's GPT fallback crashes offline (KeyError / bool.lower(),
-            # benchmarks.md §2.4); an unmatched answer is scored wrong instead; option --profile
+            # lmms_eval/tasks/hrbench); an unmatched answer is scored wrong instead; option --profile
             return vk_mcq(response, item.choices, legacy=True)
-        # Deviation: the HR-Bench authors judge every answer with a local LLM (benchmarks.md
-        # §2.2); offline we extract letters and ask an LLM only for unparseable answers,
+        # Deviation: the HR-Bench authors judge every answer with a local LLM (github
+        # DreamMr/HR-Bench); offline we extract letters and ask an LLM only for unparseable answers,
         # with their per-cycle aggregation; option --judge
         return self.extract_ivgr(item, response)
 

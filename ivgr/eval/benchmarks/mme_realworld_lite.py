@@ -1,6 +1,6 @@
 """MME-RealWorld-Lite: 1919 five-option MCQ over Perception / Reasoning domains.
 
-Two layouts are read (benchmarks.md §3.1):
+Two layouts are read (HF datasets yifanzhang114/MME-RealWorld-lite-lmms-eval and MME-RealWorld-Lite):
 (b) lmms-eval parquet shards `data/train-*.parquet` with columns `index, question,
     multi-choice options (list of "(A) …"), answer, category ("Task/Subtask"), l2-category,
     bytes (base64 image string)`;
@@ -103,7 +103,7 @@ class MMERealWorldLite(Benchmark):
                     image=image, where=where)
 
     def prompt(self, item: Item) -> str:
-        """Question, then the authors' "choices are listed below" block (§3.3), letter instruction."""
+        """Question, then the authors' "choices are listed below" block (MME-RealWorld README), letter instruction."""
         opts = "\n".join(item.meta["options"])
         return (f"{item.question.strip()} The choices are listed below:\n{opts}\n"
                 "Answer with the letter (A, B, C, D, or E) of the correct option.")

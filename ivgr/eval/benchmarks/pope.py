@@ -1,10 +1,10 @@
 """POPE (`lmms-lab/POPE`): yes/no object-hallucination probes on COCO, 3 splits × 3000.
 
-Files (benchmarks.md §4.1): config `default` = `data/test-*.parquet` (9000 rows) or config
+Files (HF dataset lmms-lab/POPE): config `default` = `data/test-*.parquet` (9000 rows) or config
 `Full` = `Full/{adversarial,popular,random}-*.parquet`; columns `id, question_id, question,
 answer ("yes"/"no"), image_source, image (HF Image struct), category (the split)`.
 
-Metrics: accuracy, precision, recall, F1 and yes-ratio, per split and pooled (§4.2). Papers
+Metrics: accuracy, precision, recall, F1 and yes-ratio, per split and pooled (github RUCAIBox/POPE, evaluate.py). Papers
 differ on which one "POPE" means, so all are reported; the headline is named beside it.
 """
 
@@ -96,7 +96,7 @@ class Pope(Benchmark):
         if profile == "vlmevalkit":  # VLMEvalKit's headline "Overall" is the F1 of all rows
             return {"headline": metrics["pooled"]["f1"], "headline_name": "pooled F1", "metrics": metrics}
         if profile == "official":
-            # Deviation: the POPE authors report each split only (benchmarks.md §4.2); our one
+            # Deviation: the POPE authors report each split only (RUCAIBox/POPE evaluate.py); our one
             # headline is the mean of the split accuracies (all splits are in metrics); option --profile
             return {"headline": metrics["split_mean_accuracy"], "headline_name": "mean split accuracy",
                     "metrics": metrics}

@@ -1,9 +1,9 @@
 """RealWorldQA (`xai-org/RealworldQA`, `lmms-lab/RealWorldQA`): 765 questions, plain accuracy.
 
-Files (benchmarks.md §5.1): `data/test-*.parquet`, columns `image (HF Image struct),
+Files (HF dataset xai-org/RealworldQA or lmms-lab/RealWorldQA): `data/test-*.parquet`, columns `image (HF Image struct),
 question, answer`. Options are embedded in `question` as `A. …` lines followed by an
 instruction; most answers are letters, a few are a word or a number ("open" items).
-There is no id column, so an item's id is a hash of its image bytes and question (DESIGN.md).
+There is no id column, so an item's id is a hash of its image bytes and question (docs/data.md).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ class RealWorldQA(Benchmark):
         if profile == "vlmevalkit" and item.kind == "mcq":
             return vk_mcq(response, item.choices)
         if profile == "vlmevalkit":
-            # Deviation: how VLMEvalKit stores open items is unknown (benchmarks.md §5.1); we
+            # Deviation: how VLMEvalKit stores open items is unknown (its RealWorldQA.tsv parses options into
+            # columns); we
             # use case-insensitive exact match; option --profile
             return response.strip().lower()
         # official: xAI published no scorer; ivgr extraction, plain accuracy.

@@ -1,6 +1,6 @@
 """V* Bench (`craigwu/vstar_bench`): 191 MCQ, categories direct_attributes / relative_position.
 
-Files (benchmarks.md §1.1): `test_questions.jsonl` (keys `image`, `text`, `label`,
+Files (HF dataset craigwu/vstar_bench): `test_questions.jsonl` (keys `image`, `text`, `label`,
 `category`, `question_id`) plus the image folders it points to. `text` holds the question,
 the shuffled options as `(A) …` lines and (usually) an instruction line, which we drop because
 our stream prompt adds its own. Headline = micro accuracy over all items, plus per category.
@@ -70,6 +70,6 @@ class VStar(Benchmark):
         if profile == "vlmevalkit":
             return vk_mcq(response, item.choices)
         # Deviation: the V* authors rank option likelihoods instead of generating
-        # (benchmarks.md §1.1); we generate and use ivgr's extraction with their micro
+        # (github penghao-wu/vstar, vstar_bench_eval.py); we generate and use ivgr's extraction with their micro
         # aggregation; option --profile
         return self.extract_ivgr(item, response)
