@@ -3,7 +3,7 @@
 Runs a loopback OpenAI-compatible server (tests/judges/judges_fake_server.py) that answers
 every request after an artificial latency (default 50 ms), then measures, in the same run:
   1. baseline: sequential blocking `openai.OpenAI` calls, one question after another (the
-     authors' pattern inside one question group, reference-implementation.md §4.10);
+     authors' pattern inside one question group, docs/method.md#bug-judge-robustness);
   2. OpenAIJudge with `max_concurrency` requests in flight (default 32), cache off;
   3. the same judge with the cache on, for a batch where each question repeats 10 times
      (identical short answers are common within a GRPO group).

@@ -1,7 +1,7 @@
 """One authors'-size reward step with the OpenAI judge: ivgr against the capacity bound and the authors' scheduling.
 
 The step: 230 (grounded, textual) question pairs + 52 single questions, 5 rollouts each =
-2 560 rows (reference-implementation.md §4.10), with a seeded mix of answers: letters and
+2 560 rows (docs/method.md#judge), with a seeded mix of answers: letters and
 yes/no (the rules decide them), repeated short answers (the cache merges them) and free text
 (the endpoint decides). Judge: an OpenAI-compatible asyncio server in its own process,
 answering every request after `--latency-ms` (default 100 ms) on `--endpoints` ports, with
@@ -187,7 +187,7 @@ class JudgeServer:
 
 # ---------------------------------------------------------------- the contenders (child processes)
 def child_authors(rows_path: str, urls: list[str]) -> None:
-    """The authors' scheduling (§4.10): one task per question in a thread pool, calls in sequence."""
+    """The authors' scheduling (docs/method.md#bug-judge-robustness): one task per question in a thread pool, calls in sequence."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
 

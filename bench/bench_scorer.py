@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_scorer.py --rows 2000 --cli 10000
 
 Ours: `Scorer.score_batch` per step (terms, then every judge question of a phase gathered
-on one event loop). Baseline, the authors' orchestration (reference-implementation.md §4.10):
+on one event loop). Baseline, the authors' orchestration (docs/method.md#bug-judge-robustness):
 one rollout at a time, the authors' whole-text normalisation regex, and one blocking judge
 call at a time (here a sync round trip per call). Both use the same judge, so the ratio measures
 the orchestration and parsing, not the judge. With `--cli N` it also times `ivgr score --judge
@@ -133,7 +133,7 @@ def bench_cli(n: int) -> None:
 
 
 def authors_step_rows(*, pairs: int = 230, singles: int = 52, per_question: int = 5) -> list[dict]:
-    """One authors'-size step (reference-implementation.md §4.10): 230 pairs + 52 single
+    """One authors'-size step (docs/method.md#data-mixing): 230 pairs + 52 single
     questions, 5 rollouts each = 2 560 rows, free-text answers the rules cannot all decide."""
     rows = []
     for q in range(pairs):

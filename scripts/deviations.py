@@ -4,6 +4,9 @@ Every deliberate difference is tagged in the source with a comment
 `# Deviation: <what and why>; option <name>` (continued on following comment lines).
 This script collects them and prints a Markdown table; `--write` replaces the block between
 the markers in README.md. `tests/test_readme_deviations.py` fails when the README is stale.
+A row whose citation points outside the repository (a `*.md` that ivgr does not ship, a missing
+docs/ anchor, or a section-sign reference to unshipped notes) is rejected: the script names the row and
+exits 1 (`scripts/citations.py`, `row_problem`).
 
     python scripts/deviations.py --write
 """
@@ -16,6 +19,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from citations import row_problem  # noqa: E402  (a sibling script, not a package)
+
 START, END = "<!-- deviations:start -->", "<!-- deviations:end -->"
 _TAG = re.compile(r"#\s*Deviation:\s*(.*)")
 _CONTINUATION = re.compile(r"\s*#\s?(.*)")
@@ -56,6 +62,16 @@ def table(rows: list[tuple[str, int, str]]) -> str:
     return "\n".join(out)
 
 
+def check(rows: list[tuple[str, int, str]], root: Path = ROOT) -> list[str]:
+    """One line per row that cites something a reader of the README cannot open."""
+    out = []
+    for path, line, text in rows:
+        problem = row_problem(text, root)
+        if problem:
+            out.append(f"{path}:{line}: deviation row {problem}")
+    return out
+
+
 def render_block(root: Path = ROOT) -> str:
     return f"{START}\n{table(collect(root))}\n{END}"
 
@@ -64,6 +80,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", action="store_true", help="rewrite the block in README.md")
     args = parser.parse_args()
+    problems = check(collect())
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print("cite the paper (arXiv 2605.31096), the authors' repository (github Visual-AI/iVGR, file and "
+              "function), a toolkit's file, or ivgr's docs/ (e.g. docs/method.md#archive)", file=sys.stderr)
+        return 1
     block = render_block()
     if not args.write:
         print(block)

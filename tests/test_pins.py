@@ -1,7 +1,7 @@
 """The fast-moving dependencies are pinned, and the TRL internals ivgr relies on still exist.
 
-ivgr overrides two private GRPOTrainer hooks and a Trainer hook (ecosystem.md §A.9, §A.11: "pin
-trl, keep a test that the hooks exist"); a TRL upgrade that renames them must fail here, loudly,
+ivgr overrides two private GRPOTrainer hooks and a Trainer hook (docs/training.md#how-the-pieces-fit:
+pin trl, keep a test that the hooks exist); a TRL upgrade that renames them must fail here, loudly,
 rather than silently train with stock behaviour.
 """
 

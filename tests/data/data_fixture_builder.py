@@ -1,4 +1,5 @@
-"""Builds small datasets in the authors' released format (reference-implementation.md §2.1).
+"""Builds small datasets in the authors' released format (HF dataset allencbzhang/iVGR-RL-51K;
+ivgr/data/adapters.py).
 
 A parquet with `problem`, `query`, `answer`, `images` (list of relative paths), `target_instances`
 (list of {"bbox": [x1, y1, x2, y2]} in original-image pixels), `datasource`, `question_type`,

@@ -1,4 +1,4 @@
-"""Ground-truth box conversion into the model's frame (reference-implementation.md §2.4 step 4)."""
+"""Ground-truth box conversion into the model's frame (docs/method.md#box-frame)."""
 
 from __future__ import annotations
 

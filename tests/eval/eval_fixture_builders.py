@@ -1,4 +1,5 @@
-"""Write tiny benchmark files in each public release's exact layout (benchmarks.md §1–6).
+"""Write tiny benchmark files in each public release's exact layout (the HF datasets named in
+ivgr/eval/benchmarks/*.py).
 
 Column names, image encodings (JPEG files, base64 strings, HF Image structs
 {"bytes", "path"}) and answer formats ("A", "(A)", "yes") follow the releases, so the

@@ -1,7 +1,7 @@
 """Each benchmark: load its release format, prompt, extract and score under every profile.
 
 Expected numbers are computed by hand in the comments next to each completion, following
-benchmarks.md (the toolkits' extraction quirks included).
+the toolkits' own extraction code (quirks included; see each benchmark module's docstring).
 """
 
 from __future__ import annotations

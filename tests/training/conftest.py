@@ -3,7 +3,7 @@
 A random tiny model never writes `<think>..</think><answer>..</answer>`, so every reward is 0,
 every GRPO advantage is 0 and nothing can be learned or archived. The fixture gives the tiny
 model a few seconds of teacher forcing on the synthetic world's reference CoTs (grounded and
-textual), which is what the cold-start SFT does for the real model (paper.md §2.7). Sampling
+textual), which is what the cold-start SFT does for the real model (docs/method.md#sft-cold-start). Sampling
 at temperature 1 then yields a mix of good and bad rollouts: non-zero advantages.
 """
 

@@ -1,7 +1,7 @@
 """Real subprocesses: two gloo ranks under `accelerate launch`, and SIGKILL-then-resume.
 
 `accelerate launch --cpu` (or a MULTI_CPU config without mpirun) starts a single process
-(ecosystem.md §A.7). Its torchrun-based launcher (`--multi_gpu --num_processes 2`) does start two
+(accelerate's `launch` command). Its torchrun-based launcher (`--multi_gpu --num_processes 2`) does start two
 ranks on a CPU machine, and `use_cpu: true` in the config makes them join a gloo group; that is
 the command a user runs, so the tests use it.
 """

@@ -56,7 +56,7 @@ def test_both_streams_of_a_question_are_adjacent_groups_in_one_generation_batch(
 
 
 def test_paired_ratio_follows_the_authors_rounding():
-    # 512 prompts × 0.9 = 460.8 -> 460 -> 230 pairs and 52 singles (reference-implementation.md §2.3)
+    # 512 prompts × 0.9 = 460.8 -> 460 -> 230 pairs and 52 singles (docs/method.md#data-mixing)
     ids, streams = _rows(400, 60)
     sampler = PairedStreamSampler(
         StreamIndex.from_rows(ids, streams), num_generations=5, prompts_per_batch=512, paired_ratio=0.9

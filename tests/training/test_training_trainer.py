@@ -190,7 +190,7 @@ def test_mixed_batches_follow_paired_ratio_and_single_rows_score_format_plus_1_5
         sample.kind = "single"  # e.g. math data: one prompt, no boxes rewarded
     mixed = tmp_path / "mixed"
     write_prepared(mixed, samples, {s.image: resolve_image(synthetic_data, s) for s in samples}, {"frame": "pixel"})
-    # 8 rows per step = 4 prompts: int(4 × 0.9) // 2 = 1 pair + 2 singles (reference-implementation.md §2.3)
+    # 8 rows per step = 4 prompts: int(4 × 0.9) // 2 = 1 pair + 2 singles (docs/method.md#data-mixing)
     _, recorder, _ = _run(tmp_path, primed_model, mixed, per_device_train_batch_size=8, max_steps=2, save_steps=10)
     for rollouts, scores in recorder.batches:
         heads = [(r.sample_id, r.stream) for r in rollouts[::G]]
