@@ -44,37 +44,25 @@ class _Bar:
     """
 
     def __init__(self, description: str, total: int | None = None) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(), console=_console(stderr=True), transient=False,
-        )
-        self._task = self._progress.add_task(description, total=total)
-        self._started = False
+        from ivgr.commands._util import LazyProgress
+
+        self._bar = LazyProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn())
+        self._task = self._bar.progress.add_task(description, total=total)
 
     def __enter__(self) -> _Bar:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._started:
-            self._progress.stop()
+        self._bar.__exit__(*exc)
 
     def set_total(self, total: int | None) -> None:
-        self._progress.update(self._task, total=total)
+        self._bar.progress.update(self._task, total=total)
 
     def __call__(self, n: int = 1) -> None:
-        if not self._started:
-            self._progress.start()
-            self._started = True
-        self._progress.advance(self._task, n)
+        self._bar.live().advance(self._task, n)
 
 
 def _image_dir(path: Path | None) -> Path | None:
@@ -305,7 +293,8 @@ def sft_build_cmd(
         from ivgr.judges.preflight import check_judge_endpoints
 
         # One cheap request (as build_rewriter configures the judge): a dead endpoint stops here, in seconds.
-        check_judge_endpoints(JudgeConfig(kind="openai", base_url=judge_url, model=judge_model))
+        live = check_judge_endpoints(JudgeConfig(kind="openai", base_url=judge_url, model=judge_model))
+        rewriter.use_preflight(live)  # type: ignore[attr-defined]  # a fleet's failed endpoints leave the rotation
     with _Bar("sft-build") as bar:
         summary = sft_build(rollouts, out, dataset=dataset, config=config, rewriter=rewriter, scores=scores,
                             progress=bar, on_total=bar.set_total)

@@ -110,11 +110,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         if ctx.invoked_subcommand is not None:
             return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+        from ivgr.commands._util import LazyProgress
         from ivgr.errors import ConfigError
         from ivgr.eval.profiles import parse_profiles
+        from ivgr.eval.registry import get_benchmark
         from ivgr.eval.report import details, table_rows, to_markdown
         from ivgr.eval.runner import EvalSettings, run_eval
 
@@ -124,7 +125,12 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--mode must be textual, grounded or tool, got {mode!r}")
         if limit is not None and limit < 1:
             raise ConfigError(f"--limit must be >= 1, got {limit}")
+        if on_bad_row not in ("error", "skip"):
+            raise ConfigError(f"--on-bad-row must be error or skip, got {on_bad_row!r}")
         names = [b.strip().lower() for b in benchmark.split(",") if b.strip()]
+        for name in names:
+            get_benchmark(name)  # an unknown name fails here, with "did you mean"
+        benchmarks = _data_map(names, data)
         judge_cfg = None
         if judge != "none":
             from ivgr.judges import JudgeConfig
@@ -138,19 +144,23 @@ def register(app: typer.Typer) -> None:
             prompt_style=prompt_style,
             tool={"style": crops, "margin": crop_margin, "max_crops": max_crops, "min_side": crop_min_side},
         )
-        console = Console(stderr=True)
         tasks: dict[str, int] = {}
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      TextColumn("{task.fields[rate]}"), console=console, transient=False) as bar:
+        # The bar draws from the first answered item on: a missing data file, a bad first row or a
+        # checkpoint that does not load is then one error line, not an empty bar and the line.
+        with LazyProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TextColumn("{task.fields[rate]}")) as lazy:
 
             def progress(name: str, done: int, total: int | None) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total, rate="")
+                if name not in tasks:  # the clock starts here, so the rate counts the model's loading
+                    tasks[name] = lazy.progress.add_task(name, total=total, rate="")
+                if done == 0 and not lazy.started:
+                    return
+                bar = lazy.live()
                 task = bar.tasks[tasks[name]]
                 rate = done / task.elapsed if task.elapsed else 0.0
                 bar.update(tasks[name], completed=done, total=total, rate=f"{rate:.2f} items/s")
 
-            results = run_eval(_data_map(names, data), settings, out, progress=progress)
+            results = run_eval(benchmarks, settings, out, progress=progress)
         header, rows = table_rows([(None, results)])
         typer.echo(to_markdown(header, rows))
         typer.echo(details(results, results["profiles"][0]))

@@ -1,0 +1,41 @@
+"""Bad input to `ivgr eval` is one `ivgr: error:` line on stderr, exit 1: no empty progress bar first.
+
+The bar used to open before the input was checked, so every error began with a blank line (or an
+empty `vstar 0/?` bar when the model failed to load).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from eval_fixture_builders import write_vstar
+
+VSTAR = [{"category": "direct_attributes", "question": "What colour?", "options": ["red", "blue"], "label": "A"}]
+
+# (arguments after `ivgr eval`, text expected in the one error line)
+CASES = [
+    (["--model", "{root}/ckpt", "--benchmark", "vstar", "--data", "{root}/nowhere"], "no such file or directory"),
+    (["--model", "{root}/ckpt", "--benchmark", "vstr", "--data", "{root}/vstar"], "Did you mean vstar?"),
+    (["--model", "{root}/ckpt", "--benchmark", "vstar,pope", "--data", "pope={root}/vstar"],
+     "no --data for benchmark 'vstar'"),
+    (["--model", "{root}/ckpt", "--benchmark", "vstar", "--data", "{root}/vstar", "--on-bad-row", "ignore"],
+     "--on-bad-row must be error or skip"),
+    (["--model", "{root}/ckpt", "--benchmark", "vstar", "--data", "{root}/vstar", "--profile", "lmms"],
+     "unknown profile(s) ['lmms']"),
+    # the data is fine, so the first item is read; the checkpoint then fails to load
+    (["--model", "{root}/ckpt", "--benchmark", "vstar", "--data", "{root}/vstar"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize("args, expected", CASES, ids=[c[1][:28] for c in CASES])
+def test_bad_eval_input_is_one_error_line_without_a_progress_bar(tmp_path, args, expected):
+    write_vstar(tmp_path / "vstar", VSTAR)
+    argv = [a.format(root=tmp_path) for a in args] + ["--out", str(tmp_path / "runs" / "r.json")]
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "eval", *argv], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ivgr: error: "), proc.stderr
+    assert expected in lines[0]
