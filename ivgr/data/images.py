@@ -211,6 +211,22 @@ FitFn = Callable[[tuple[int, int]], tuple[int, int]]
 ImageLoader = Callable[..., Any]  # (fit: FitFn | None = None) -> PIL.Image.Image (RGB)
 
 
+def _decode_failure(data: bytes, err: Exception) -> str:
+    """Why Pillow could not decode `data`, in words (its own text names the buffer's memory address).
+
+    >>> from PIL import UnidentifiedImageError
+    >>> _decode_failure(b"hello", UnidentifiedImageError("cannot identify image file <_io.BytesIO object at 0x7f>"))
+    'not an image Pillow can read (PNG, JPEG, WebP, ...)'
+    """
+    from PIL import UnidentifiedImageError
+
+    if not data:
+        return "the file is empty"
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image Pillow can read (PNG, JPEG, WebP, ...)"
+    return f"{type(err).__name__}: {_OBJECT_REPR.sub('', str(err))[:160]}"
+
+
 def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> Any:
     """Decode encoded image bytes to an RGB PIL image, or raise DataError naming `where`.
 
@@ -231,7 +247,7 @@ def decode_image_bytes(data: bytes, *, where: str, fit: FitFn | None = None) -> 
         if img.size != original:  # only a draft-decoded image carries its original size
             img.info[ORIGINAL_SIZE] = original
     except Exception as err:  # PIL raises many types for bad bytes
-        raise DataError(f"{where}: cannot decode image ({type(err).__name__}: {err})") from None
+        raise DataError(f"{where}: cannot decode image: {_decode_failure(data, err)}") from None
     # lmms-eval converts RGBA/P to RGB before the processor; so do we.
     if img.mode != "RGB":
         img = img.convert("RGB")

@@ -30,3 +30,15 @@ def test_infer_missing_image_is_one_clear_error(tmp_path):
                                       "--question", "Q?"])
     assert result.exit_code != 0
     assert "none.jpg: no such file" in str(result.exception)
+
+
+@pytest.mark.parametrize("content, reason", [(b"hello, not pixels", "not an image Pillow can read"),
+                                             (b"", "the file is empty")])
+def test_infer_image_that_is_not_an_image_names_the_file_and_why(tmp_path, content, reason):
+    path = tmp_path / "notanimage"
+    path.write_bytes(content)
+    result = CliRunner().invoke(app, ["infer", "--model", str(tmp_path), "--image", str(path), "--question", "Q?"])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert message.startswith(f"{path}: cannot decode image: {reason}")
+    assert "object at 0x" not in message  # Pillow's text names its in-memory buffer
