@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ivgr.data.schema import pixel_targets  # the report draws the same boxes
 from ivgr.errors import ConfigError
 from ivgr.fileio import atomic_write_text
 
@@ -370,16 +371,6 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
     # The contract's single format_rate: both modes together.
     metrics["format_rate"] = sum(metrics[f"{mode}_format_rate"] for mode in modes) / len(modes)
     return {"metrics": metrics, "outputs": outputs}
-
-
-def pixel_targets(sample) -> list:
-    """A sample's target boxes in pixels of its image, the frame the engine reports predicted boxes in."""
-    from ivgr.geometry import to_frame
-
-    if sample.frame == "pixel":
-        return list(sample.target_boxes)
-    width, height = sample.image_size
-    return [to_frame(b, src=sample.frame, dst="pixel", width=width, height=height) for b in sample.target_boxes]
 
 
 def constant_box_baseline(samples, *, step: int = 4) -> dict[str, Any]:

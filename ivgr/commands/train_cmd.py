@@ -8,6 +8,8 @@ import typer
 
 from ivgr.commands._util import is_main_process
 
+SYNTHETIC_SCENES = 32  # `data_path: synthetic`: enough paired scenes for a few tiny CPU steps
+
 HELP = """Dual-stream GRPO (grounded + textual + single streams) on TRL.
 
 Overrides after the recipe are key=value (or --key value); dotted keys reach the judge and
@@ -60,6 +62,7 @@ def register(app: typer.Typer) -> None:
 
         overrides = list(ctx.args) + (["judge_preflight=false"] if skip_judge_preflight else [])
         cfg, resolved = load_config(config, overrides)
+        make_synthetic_data(cfg)
         _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
         is_main = is_main_process()
@@ -78,6 +81,27 @@ def register(app: typer.Typer) -> None:
                 f"[green]done[/green]: {result.global_step} steps, archive {len(result.archive)} entries, "
                 f"final checkpoint {result.checkpoint}"
             )
+
+
+def make_synthetic_data(cfg) -> None:
+    """`data_path: synthetic`: write the synthetic world once into OUTPUT_DIR/synthetic-data and train on it.
+
+    The synthetic world is a demo and test fixture, so it is made here at the command layer; the
+    trainer reads prepared datasets only. The recorded recipe (config.yaml) keeps `synthetic`.
+    """
+    from ivgr.training.config import SYNTHETIC_DATA
+
+    if cfg.data_path != SYNTHETIC_DATA:
+        return
+    from accelerate import PartialState
+
+    from ivgr.data.synthetic import generate
+
+    path = Path(cfg.output_dir) / "synthetic-data"
+    with PartialState().main_process_first():  # one rank writes it, the others then read it
+        if not (path / "samples.jsonl").is_file():
+            generate(path, n=SYNTHETIC_SCENES, seed=cfg.seed, split="train")
+    cfg.data_path = str(path)
 
 
 def _quiet_library_output() -> None:

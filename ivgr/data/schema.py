@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ivgr.geometry import FRAMES, Box
+from ivgr.geometry import FRAMES, Box, to_frame
 
 KINDS = ("paired", "single")
 NORM1000_MAX = 1000.0
@@ -133,4 +133,12 @@ class Sample(BaseModel):
         return ("grounded", "textual") if self.kind == "paired" else ("single",)
 
 
-__all__ = ["Box", "FRAMES", "KINDS", "Sample", "make_sample_id", "sample_id_from_digest"]
+def pixel_targets(sample: Sample) -> list[Box]:
+    """A sample's target boxes in pixels of its image, the frame the engine reports predicted boxes in."""
+    if sample.frame == "pixel":
+        return list(sample.target_boxes)
+    width, height = sample.image_size
+    return [to_frame(b, src=sample.frame, dst="pixel", width=width, height=height) for b in sample.target_boxes]
+
+
+__all__ = ["Box", "FRAMES", "KINDS", "Sample", "make_sample_id", "pixel_targets", "sample_id_from_digest"]

@@ -128,7 +128,7 @@ def _cold_start_line(sft: dict[str, Any]) -> str:
 def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:
     """Example scenes: image with boxes, then the iVGR model's grounded and textual CoTs."""
     from ivgr.data.prepared import read_prepared
-    from ivgr.demo import pixel_targets
+    from ivgr.data.schema import pixel_targets
 
     samples = read_prepared(test_dir)[:n]
     model = "ivgr" if "ivgr" in evals else next(iter(evals))

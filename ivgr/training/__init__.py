@@ -1,8 +1,10 @@
 """Dual-stream GRPO training on TRL (and cold-start SFT).
 
+    from ivgr.commands.train_cmd import make_synthetic_data
     from ivgr.training.config import load_config
     from ivgr.training.train import train      # the module `train` holds the function `train`
     cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2", "output_dir=runs/t"])
+    make_synthetic_data(cfg)                   # `data_path: synthetic` -> OUTPUT_DIR/synthetic-data
     result = train(cfg, resolved=resolved)     # TrainResult(checkpoint, history, archive, global_step)
 
 Attributes load lazily (PEP 562) so `import ivgr.training` does not import torch or trl.

@@ -4,9 +4,11 @@
 
 Used by `ivgr train` and, in-process, by the demo:
 
+    from ivgr.commands.train_cmd import make_synthetic_data
     from ivgr.training.config import load_config
     from ivgr.training.train import train
     cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2"])
+    make_synthetic_data(cfg)  # the recipe says `data_path: synthetic`; the command layer makes it
     result = train(cfg, resolved=resolved)
     result.checkpoint, result.history[-1], len(result.archive)
 """
@@ -26,7 +28,6 @@ from ivgr.training.config import SYNTHETIC_DATA, TINY_MODEL, IvgrTrainConfig
 
 logger = logging.getLogger(__name__)
 
-SYNTHETIC_SCENES = 32
 FINAL_DIR = "final"
 
 
@@ -126,18 +127,12 @@ def resolve_model_path(cfg: IvgrTrainConfig) -> Path:
 
 
 def resolve_data_path(cfg: IvgrTrainConfig) -> Path:
-    """`data_path: synthetic` writes the synthetic world once into OUTPUT_DIR/synthetic-data."""
-    if cfg.data_path != SYNTHETIC_DATA:
-        return Path(cfg.data_path)
-    from accelerate import PartialState
-
-    from ivgr.data.synthetic import generate
-
-    path = Path(cfg.output_dir) / "synthetic-data"
-    with PartialState().main_process_first():
-        if not (path / "samples.jsonl").is_file():
-            generate(path, n=SYNTHETIC_SCENES, seed=cfg.seed, split="train")
-    return path
+    """The prepared dataset to train on. Training reads prepared data only: the synthetic world
+    behind `data_path: synthetic` is made by the command layer (`make_synthetic_data`)."""
+    if cfg.data_path == SYNTHETIC_DATA:
+        raise ConfigError("key 'data_path': 'synthetic' is made by the `ivgr train` command; from Python, call "
+                          "ivgr.commands.train_cmd.make_synthetic_data(cfg) first, or give a prepared dataset")
+    return Path(cfg.data_path)
 
 
 def _model_frame(model_path: Path) -> str:
