@@ -369,14 +369,6 @@ class _Rewrites:
         return texts
 
 
-def _run(coro: Any) -> Any:
-    try:
-        from ivgr.judges.base import run_sync
-    except ImportError:  # pragma: no cover - judges module always ships with ivgr
-        return asyncio.run(coro)
-    return run_sync(coro)
-
-
 # Deviation: examples are written in ivgr's SFT JSONL with our stream prompts (the authors
 # wrote LLaMA-Factory ShareGPT whose human turn kept the raw `problem`, and one script fell
 # back to a bare question because its template file did not exist, docs/method.md#bug-sft-scripts); option frame.
@@ -449,6 +441,8 @@ def _write_examples(out: Path, items: list, rewrites: _Rewrites, frame: str, con
     """Pass 2: rewrite in bounded concurrent chunks and append examples; atomic rename at the end."""
     import os
 
+    from ivgr.judges.base import run_sync
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
 
@@ -459,7 +453,7 @@ def _write_examples(out: Path, items: list, rewrites: _Rewrites, frame: str, con
         with open(tmp, "w", encoding="utf-8") as fh:
             for start in range(0, len(items), CONCURRENT_QUESTIONS):
                 chunk = items[start:start + CONCURRENT_QUESTIONS]
-                for (sid, b, question, image, gt), texts in zip(chunk, _run(chunk_rewrites(chunk)), strict=True):
+                for (sid, b, question, image, gt), texts in zip(chunk, run_sync(chunk_rewrites(chunk)), strict=True):
                     for row in _examples_for(sid, b, question, image, gt, texts, frame, config):
                         fh.write(json.dumps(row, ensure_ascii=False) + "\n")
                         summary.examples += 1

@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 import string
 
-_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
+from ivgr.parsing import extract_answer
+
 _THINK_END_RE = re.compile(r"</think>", re.I)
 
 
@@ -32,13 +33,7 @@ def answer_text(completion: str) -> str:
     >>> answer_text("no tags here")
     'no tags here'
     """
-    try:
-        from ivgr.parsing import extract_answer  # the shared parser, when present
-
-        found = extract_answer(completion)
-    except ImportError:  # pragma: no cover - parsing is another engineer's module
-        m = _ANSWER_RE.search(completion)
-        found = m.group(1).strip() if m else None
+    found = extract_answer(completion)
     # Deviation: toolkit profiles see the <answer> content, not the raw CoT completion, as a
     # reasoning-model wrapper would hand it over (VLMEvalKit's TreeVGR wrapper); option --profile
     if found is not None:

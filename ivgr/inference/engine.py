@@ -22,7 +22,6 @@ boxes in the `pixel` frame refer to exactly the image the model saw.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -135,24 +134,17 @@ class InferenceEngine:
 
     # -- public API -----------------------------------------------------------------------
     def run(self, items: list[InferenceRequest], *, mode: str = "textual") -> list[InferenceResult]:
-        """Answer every request; results are in input order."""
+        """Answer every request; results are in input order.
+
+        Images are decoded batch by batch, so requests that carry loaders (callables) hold
+        at most one batch of decoded images at a time.
+        """
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
         results: list[InferenceResult] = []
         for start in range(0, len(items), self.batch_size):
             results.extend(self._run_batch(items[start:start + self.batch_size], mode))
         return results
-
-    def iter_run(self, items: Iterator[InferenceRequest], *, mode: str = "textual") -> Iterator[InferenceResult]:
-        """Like `run` for an iterator: at most one batch of requests (and images) alive at a time."""
-        batch: list[InferenceRequest] = []
-        for req in items:
-            batch.append(req)
-            if len(batch) == self.batch_size:
-                yield from self.run(batch, mode=mode)
-                batch = []
-        if batch:
-            yield from self.run(batch, mode=mode)
 
     # -- internals ------------------------------------------------------------------------
     def _generate(self, batch: list[tuple[str, list[Any]]]) -> list[str]:

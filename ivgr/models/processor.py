@@ -106,12 +106,9 @@ def set_pixel_limits(image_processor, *, min_pixels: int | None, max_pixels: int
         size["longest_edge"] = int(max_pixels)
         if hasattr(image_processor, "max_pixels"):
             image_processor.max_pixels = int(max_pixels)
-    try:
-        from transformers.image_processing_utils import SizeDict  # type: ignore[attr-defined]
+    from transformers.image_utils import SizeDict
 
-        image_processor.size = SizeDict(**size) if isinstance(image_processor.size, SizeDict) else size
-    except ImportError:  # older transformers keep a plain dict
-        image_processor.size = size
+    image_processor.size = SizeDict(**size) if isinstance(image_processor.size, SizeDict) else size
 
 
 def pixel_limits(processor) -> tuple[int | None, int | None]:

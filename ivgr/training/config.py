@@ -1,8 +1,8 @@
 """Typed trainer configuration: a TRL `GRPOConfig` subclass plus the ivgr fields, read from YAML.
 
 A recipe is a flat YAML mapping whose keys are spelled exactly like the dataclass fields
-(open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.config.ScorerConfig`) and
-`judge:` (-> `ivgr.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
+(open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.rewards.config.ScorerConfig`) and
+`judge:` (-> `ivgr.judges.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
 `--key value`); dotted keys reach the nested mappings (`judge.kind=rules`). Each value is
 converted by its field's type (`ivgr.overrides`, the parser `ivgr sft` shares), so
 `learning_rate=1e-6`, `learning_rate=.5`, `streams=[textual]` and `bf16=false` all work, and a
@@ -165,14 +165,14 @@ class IvgrTrainConfig(GRPOConfig):
         )
 
     def scorer_config(self):
-        """The ScorerConfig built from `scorer:` (imported lazily: ivgr.config is pure python)."""
-        from ivgr.config import ScorerConfig
+        """The ScorerConfig built from `scorer:`."""
+        from ivgr.rewards.config import ScorerConfig
 
         return _build_nested(ScorerConfig, self.scorer, "scorer")
 
     def judge_config(self):
         """The JudgeConfig built from `judge:`."""
-        from ivgr.config import JudgeConfig
+        from ivgr.judges.config import JudgeConfig
 
         return _build_nested(JudgeConfig, self.judge, "judge")
 
@@ -216,7 +216,8 @@ def _train_types() -> dict[str, Any]:
 
 @functools.cache
 def _nested_types(name: str) -> dict[str, Any]:
-    from ivgr.config import JudgeConfig, ScorerConfig
+    from ivgr.judges.config import JudgeConfig
+    from ivgr.rewards.config import ScorerConfig
 
     return typing.get_type_hints({"scorer": ScorerConfig, "judge": JudgeConfig}[name])
 

@@ -167,9 +167,6 @@ class BatchRewarder:
         self.use_consistency = use_consistency
         self.archive_persistent = archive_persistent
 
-    def close(self) -> None:
-        """Nothing to release: the judges' shared background loop outlives the trainer."""
-
     def score(self, rollouts: Sequence, *, step: int) -> tuple[list[float], BatchStats, list]:
         """Totals (in input order), merged global stats, and the per-rollout `RolloutScore`s.
 

@@ -28,6 +28,7 @@ from typing import Any
 import ivgr
 from ivgr.errors import ConfigError, DataError, ModelError
 from ivgr.jsonl import iter_jsonl
+from ivgr.prompts import chat_messages
 from ivgr.training.sft_config import TINY_MODEL, SFTConfig
 
 logger = logging.getLogger(__name__)
@@ -129,16 +130,6 @@ def read_sft_jsonl(path: str | Path, *, image_dir: str | Path | None = None,
     return examples
 
 
-def _chat_messages(text: str, n_images: int) -> list[dict]:
-    """`ivgr.prompts.chat_messages` (the contract); a local copy if that module is absent."""
-    try:
-        from ivgr.prompts import chat_messages
-    except ImportError:  # pragma: no cover - ivgr.prompts ships with the package
-        content: list[dict] = [{"type": "image"} for _ in range(n_images)]
-        return [{"role": "user", "content": content + [{"type": "text", "text": text}]}]
-    return chat_messages(text, n_images=n_images)
-
-
 class SFTDataset:
     """Tokenises one example on access: prompt through the processor (images expand), then completion.
 
@@ -166,7 +157,7 @@ class SFTDataset:
         from PIL import Image
 
         ex = self.examples[idx]
-        messages = _chat_messages(ex.prompt, len(ex.images))
+        messages = chat_messages(ex.prompt, n_images=len(ex.images))
         prompt_text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         images = []
         for p in ex.images:

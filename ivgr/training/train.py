@@ -92,17 +92,14 @@ def train(
         resolved_config=resolved if resolved is not None else non_default_fields(cfg),
     )
     drop_hf_progress(trainer, callbacks)  # the CLI's rich bar + summary line replace them
-    try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        final = Path(cfg.output_dir) / FINAL_DIR
-        trainer.save_model(str(final))
-        if trainer.accelerator.is_main_process:
-            processor.save_pretrained(str(final))
-            write_run_files(final, archive=archive, resolved_config=trainer.resolved_config)
-            write_inference_record(final, record)
-        trainer.accelerator.wait_for_everyone()
-    finally:
-        trainer.close()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    final = Path(cfg.output_dir) / FINAL_DIR
+    trainer.save_model(str(final))
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(str(final))
+        write_run_files(final, archive=archive, resolved_config=trainer.resolved_config)
+        write_inference_record(final, record)
+    trainer.accelerator.wait_for_everyone()
     logger.info("final checkpoint: %s (archive %d entries)", final, len(archive))
     return TrainResult(checkpoint=final, history=history.history, archive=archive, global_step=trainer.state.global_step)
 

@@ -234,9 +234,6 @@ class IvgrGRPOTrainer(GRPOTrainer):
         del loaded
         logger.info("restored weights from %s", resume_from_checkpoint)
 
-    def close(self) -> None:
-        self.rewarder.close()
-
 
 def block_vision_tokens(args: Any, model: Any) -> None:
     """Add the model's vision placeholder ids to `args.generation_kwargs` (in place), before TRL reads it.

@@ -96,7 +96,7 @@ def test_images_are_decoded_one_batch_at_a_time(engine, monkeypatch):
         return ["<answer>A</answer>"] * len(batch)
 
     monkeypatch.setattr(engine.backend, "generate", fake)
-    results = list(engine.iter_run(iter(InferenceRequest(loader(i), "Q?") for i in range(5)), mode="textual"))
+    results = engine.run([InferenceRequest(loader(i), "Q?") for i in range(5)], mode="textual")
     assert len(results) == 5
     assert events == ["load0", "load1", "generate", "load2", "load3", "generate", "load4", "generate"]
 

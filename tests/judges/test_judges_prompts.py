@@ -6,9 +6,11 @@ import doctest
 
 import pytest
 
+import ivgr.judges.accuracy
 import ivgr.judges.cache
+import ivgr.judges.consistency
 import ivgr.judges.parse
-import ivgr.judges.rules
+import ivgr.judges.words
 import ivgr.prompts.judge
 from ivgr.prompts.judge import accuracy_prompt, cap_text, consistency_prompt, fence, rewrite_prompt
 
@@ -49,7 +51,10 @@ def test_fence_rejects_labels_that_could_break_the_marker_format():
 
 
 @pytest.mark.parametrize(
-    "module", [ivgr.judges.parse, ivgr.judges.cache, ivgr.judges.rules, ivgr.prompts.judge], ids=lambda m: m.__name__
+    "module",
+    [ivgr.judges.parse, ivgr.judges.cache, ivgr.judges.accuracy, ivgr.judges.consistency, ivgr.judges.words,
+     ivgr.prompts.judge],
+    ids=lambda m: m.__name__,
 )
 def test_judge_module_doctests_pass(module):
     result = doctest.testmod(module)

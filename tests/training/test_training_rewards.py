@@ -22,7 +22,7 @@ def _msg(text: str) -> list[dict]:
 
 
 def _rewarder(gather=None, archive_persistent=True, **scorer_kwargs):
-    from ivgr.config import JudgeConfig
+    from ivgr.judges.config import JudgeConfig
 
     archive = RolloutArchive()
     scorer = Scorer(config=ScorerConfig(**scorer_kwargs), judge=build_judge(JudgeConfig(kind="rules")), archive=archive)
