@@ -23,6 +23,10 @@ Measured in the same run, each in a fresh process (so imports and start-up count
     .venv/bin/python bench/bench_judge_step.py                      # 1 endpoint, 100 ms
     .venv/bin/python bench/bench_judge_step.py --before             # plus the old client, same rows?
     .venv/bin/python bench/bench_judge_step.py --endpoints 10 --latency-ms 1000 --no-authors
+    .venv/bin/python bench/bench_judge_step.py --compare-preflight  # also without the preflight, same run
+
+`ivgr score` runs its judge preflight (one probe per endpoint) alongside the scoring, so its
+cost shows only as one extra request; `--compare-preflight` measures that in the same run.
 """
 
 from __future__ import annotations
@@ -312,6 +316,8 @@ def main() -> None:
     parser.add_argument("--singles", type=int, default=52, help="single questions in the step (authors: 52)")
     parser.add_argument("--skip-preflight", action="store_true",
                         help="pass --skip-judge-preflight to ivgr score (no probe request before scoring)")
+    parser.add_argument("--compare-preflight", action="store_true",
+                        help="also run ivgr score with --skip-judge-preflight and print the ratio")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the ivgr run to this file")
     parser.add_argument("--no-authors", action="store_true", help="skip the authors' scheduling")
     parser.add_argument("--before", action="store_true", help="also run ivgr's old client and compare the rows")
@@ -343,6 +349,9 @@ def main() -> None:
                 cli[1:3] = ["-m", "cProfile", "-o", str(args.profile.resolve()), str(wrapper)]
             ours = timed(cli, server, env)
             ours["errors"] = sum(row["judge_errors"] for row in _rows(Path(tmp) / "ours.jsonl"))
+            skipped = None
+            if args.compare_preflight and not args.skip_preflight:
+                skipped = timed(cli + ["--skip-judge-preflight"], server, env)
             authors = None if args.no_authors else timed([PY, __file__, "--child", "authors", str(src), urls], server)
             before = None
             if args.before and importlib.util.find_spec("openai") is None:
@@ -363,9 +372,13 @@ def main() -> None:
     print(f"    capacity bound {bound:.2f} s (requests x latency / {slots} slots); wall / bound = {ours['wall'] / bound:.2f}")
     if ours["per_port"] and len(ours["per_port"]) > 1:
         print(f"    requests per endpoint: {ours['per_port']}")
+    if skipped:
+        report("same, --skip-judge-preflight", skipped)
+        print(f"    wall with / without the preflight = {ours['wall'] / skipped['wall']:.2f}")
     if authors:
         report("authors' scheduling (64 threads)", authors)
-        print(f"    ivgr is {authors['wall'] / ours['wall']:.2f}x faster than the authors' scheduling")
+        print(f"    ivgr is {authors['wall'] / ours['wall']:.2f}x faster than the authors' scheduling"
+              + (f" ({authors['wall'] / skipped['wall']:.2f}x without the preflight)" if skipped else ""))
     if before:
         report("ivgr before (SDK, 32, phases)", before)
         print(f"    new / old: {before['wall'] / ours['wall']:.2f}x faster; identical output rows: {same}/{len(rows)}")

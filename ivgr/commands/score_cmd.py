@@ -24,8 +24,9 @@ updated, then textual rows are compared with the archived reference of their sam
 Output: one JSON object a line, in input order, with total, format, accuracy, box_valid,
 box_iou, consistency (null where a term does not apply), reference and judge_errors.
 A bad input line is reported with its line number and skipped; the command then exits 1.
-With --judge openai, the endpoint gets one request first (--skip-judge-preflight skips it),
-and the command exits 1 when more than --max-failed-share of the judge questions fell back
+With --judge openai, every endpoint gets one probe request while scoring starts; no score is
+written unless the judge passes it, and an endpoint of a fleet that fails it is left out
+(--skip-judge-preflight skips it). The command exits 1 when more than --max-failed-share of the judge questions fell back
 after failed calls; the output is still written in full, with judge_errors per row.
 
 Examples:
@@ -107,11 +108,15 @@ def run_score(
     if judge not in ("rules", "openai"):
         raise ConfigError(f"--judge must be rules or openai, got {judge!r}")
     judge_config = JudgeConfig.from_env(kind=judge, base_url=judge_url, model=judge_model)
-    if preflight:
-        from ivgr.judges.preflight import check_judge_endpoints
-
-        check_judge_endpoints(judge_config)
+    outcome = None
     judge_obj = build_judge(judge_config)
+    if preflight and judge_config.kind == "openai":
+        from ivgr.judges.preflight import start_preflight
+
+        # The probes run alongside the scoring and every verdict waits for them: no time on the
+        # critical path, and a judge that fails them stops the command before anything is written.
+        outcome = start_preflight(judge_config)
+        judge_obj.use_preflight(outcome)  # type: ignore[attr-defined]
     arch = RolloutArchive.load(archive_path) if archive_path and archive_path.exists() else RolloutArchive()
     rows, bad = read_rollouts(rollouts)
     for lineno, message in bad:
@@ -119,6 +124,8 @@ def run_score(
 
     scorer = Scorer(config=config, judge=judge_obj, archive=arch)
     results = _score_by_step(scorer, rows)
+    if outcome is not None:
+        outcome.result()  # JudgeError even when the rules settled every row and no verdict waited
     _write_jsonl(out, [results[i] for i in range(len(rows))])
     if archive_path:
         arch.save(archive_path)

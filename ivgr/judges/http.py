@@ -13,21 +13,58 @@ message or `repr`), each request is bounded by the caller's timeout, retries sta
 proxy configured in the environment, or an injected client.
 
     endpoint = ChatEndpoint("http://localhost:8000/v1", api_key="EMPTY")
-    body = await endpoint.chat({"model": "judge", "messages": [...], "temperature": 0.01})
+    body = await endpoint.ask(ChatRequest("judge", temperature=0.01), "Is a laptop a computer?")
     texts = [c["message"]["content"] for c in body["choices"]]
     await endpoint.aclose()
+
+Per request, only the user message is encoded: the rest of the JSON body (`ChatRequest`) is
+encoded once, and the reply's status line and headers are read with one stream call
+(docs/PERFORMANCE.md, Judge: client CPU per request).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 MAX_BODY_BYTES = 16 << 20  # a judge reply is a few hundred bytes; refuse absurd bodies
 MAX_HEADER_LINES = 100
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """The constant part of a chat-completions request: everything but its one user message."""
+
+    model: str
+    temperature: float
+    n: int = 1  # choices per request; sent only when > 1
+
+    def payload(self, content: str) -> dict[str, Any]:
+        """The request as a JSON-ready dict (the openai SDK's `create(**payload)` takes it too)."""
+        payload: dict[str, Any] = {
+            "model": self.model, "messages": [{"role": "user", "content": content}], "temperature": self.temperature,
+        }
+        if self.n > 1:
+            payload["n"] = self.n
+        return payload
+
+
+@functools.lru_cache(maxsize=64)
+def _template(request: ChatRequest) -> tuple[bytes, bytes]:
+    """The body bytes around the message text, byte for byte what `json.dumps(request.payload(..))` gives."""
+    marker = "\x00content\x00"
+    body = _encode(request.payload(marker))
+    prefix, _, suffix = body.partition(_encode(marker))
+    return prefix, suffix
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class ChatHTTPError(Exception):
@@ -86,6 +123,11 @@ class ChatEndpoint:
     def __repr__(self) -> str:
         return f"ChatEndpoint({self.base_url!r})"  # never the key
 
+    async def ask(self, request: ChatRequest, content: str) -> dict[str, Any]:
+        """`chat(request.payload(content))`, encoding only `content` (the rest is a cached template)."""
+        prefix, suffix = _template(request)
+        return await self._post(b"".join((prefix, _encode(content), suffix)))
+
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST `payload` to `/chat/completions`; the decoded JSON object of a 2xx reply.
 
@@ -93,8 +135,10 @@ class ChatEndpoint:
         (connection trouble). A reused connection that the server had already closed is
         replaced once, transparently, as HTTP clients do for idempotent retries.
         """
-        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        request = self.__head + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        return await self._post(_encode(payload))
+
+    async def _post(self, body: bytes) -> dict[str, Any]:
+        request = b"".join((self.__head, b"Content-Length: %d\r\n\r\n" % len(body), body))
         while self._idle:
             conn = self._idle.pop()
             try:
@@ -125,16 +169,20 @@ class ChatEndpoint:
         try:
             writer.write(request)
             try:
-                status_line = await reader.readline()
+                head = await reader.readuntil(b"\r\n\r\n")  # status line and headers in one call
             except ConnectionError as err:
                 if reused:
                     raise _StaleConnection() from err
                 raise
-            if not status_line:
-                if reused:
-                    raise _StaleConnection()
-                raise ConnectionError("judge endpoint closed the connection without a reply")
-            status, headers = await _read_head(reader, status_line)
+            except asyncio.IncompleteReadError as err:
+                if not err.partial:
+                    if reused:
+                        raise _StaleConnection() from None
+                    raise ConnectionError("judge endpoint closed the connection without a reply") from None
+                raise ChatProtocolError("judge endpoint did not answer with HTTP/1.x") from None
+            except asyncio.LimitOverrunError:
+                raise ChatProtocolError("judge reply has too many header lines") from None
+            status, headers = _parse_head(head)
             raw = await _read_body(reader, headers)
             keep = headers.get("connection", "").lower() != "close"
             if not 200 <= status < 300:
@@ -157,18 +205,20 @@ class ChatEndpoint:
                 writer.close()
 
 
-async def _read_head(reader: asyncio.StreamReader, status_line: bytes) -> tuple[int, dict[str, str]]:
-    parts = status_line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """Status and headers (lower-case names) of a reply head that ends with an empty line."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
         raise ChatProtocolError("judge endpoint did not answer with HTTP/1.x")
+    if len(lines) > MAX_HEADER_LINES + 3:
+        raise ChatProtocolError("judge reply has too many header lines")
     headers: dict[str, str] = {}
-    for _ in range(MAX_HEADER_LINES):
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
-            return int(parts[1]), headers
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    raise ChatProtocolError("judge reply has too many header lines")
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return int(parts[1]), headers
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
@@ -209,4 +259,4 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         await reader.readexactly(2)  # CRLF after each chunk
 
 
-__all__ = ["ChatEndpoint", "ChatHTTPError", "ChatProtocolError", "proxy_for"]
+__all__ = ["ChatEndpoint", "ChatHTTPError", "ChatProtocolError", "ChatRequest", "proxy_for"]

@@ -25,9 +25,12 @@ header, and kept out of logs and `repr`.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import random
 import re
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -37,9 +40,9 @@ from typing import Any, TypeVar
 from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict, run_sync
 from ivgr.judges.cache import JudgeCache, cache_key
 from ivgr.judges.config import JudgeConfig
-from ivgr.judges.http import ChatEndpoint, ChatHTTPError, proxy_for
+from ivgr.judges.http import ChatEndpoint, ChatHTTPError, ChatRequest, proxy_for
 from ivgr.judges.parse import parse_binary_score, parse_rubric_score
-from ivgr.judges.rules import MAX_ANSWER_CHARS, RulesJudge, strip_boxes_text
+from ivgr.judges.rules import MAX_ANSWER_CHARS, RulesJudge, parse_number, strip_boxes_text
 from ivgr.prompts.judge import (
     JUDGE_PROMPT_VERSION,
     accuracy_prompt,
@@ -61,6 +64,21 @@ _FENCE_LINE = re.compile(r"<<<(?:END-)?[A-Z-]+-[0-9a-f]{16}>>>")
 
 
 Endpoints = tuple[tuple[str, ...], str]  # (base URLs that serve the model, model name)
+_NO_URLS: frozenset[str] = frozenset()
+# References that may send an answer to math-verify: a superset of the rules' own test (a number,
+# or LaTeX / powers / pi), checked on the loop so plain text needs no thread hop.
+_MATH_REFERENCE = re.compile(r"\\[a-zA-Z]+|\^|\$|\bpi\b")
+_RULES_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_RULES_POOL_LOCK = threading.Lock()
+
+
+def _rules_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One worker thread for math decisions, shared by every judge and loop of the process."""
+    global _RULES_POOL
+    with _RULES_POOL_LOCK:
+        if _RULES_POOL is None:
+            _RULES_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivgr-rules-math")
+        return _RULES_POOL
 
 
 @dataclass
@@ -71,9 +89,13 @@ class _Route:
     semaphore: asyncio.Semaphore  # max_concurrency per endpoint, times the endpoints
     in_flight: dict[str, int]
 
-    def take(self) -> str:
-        """The endpoint with the fewest requests in flight (the first on ties); call holding a slot."""
-        url = min(self.urls, key=self.in_flight.__getitem__)
+    shrunk: bool = False  # the preflight's outcome was applied (`OpenAIJudge._withdraw`)
+    debt: int = 0  # slots of dropped endpoints still to take out of the semaphore
+
+    def take(self, dead: frozenset[str]) -> str:
+        """The live endpoint with the fewest requests in flight (the first on ties); call holding a slot."""
+        urls = self.urls if not dead else tuple(u for u in self.urls if u not in dead) or self.urls
+        url = min(urls, key=self.in_flight.__getitem__)
         self.in_flight[url] += 1
         return url
 
@@ -133,6 +155,8 @@ class OpenAIJudge(SyncJudgeMixin):
         self.cache = JudgeCache(self.config.cache_size)
         self._stats = JudgeStats()
         self._random = random.Random(0)  # jitter only; seeded so runs are reproducible
+        self._preflight: concurrent.futures.Future[Any] | None = None
+        self._dead: dict[str, frozenset[str]] | None = {}  # model -> URLs out of rotation; None = not known yet
 
     def __repr__(self) -> str:
         return (
@@ -146,7 +170,7 @@ class OpenAIJudge(SyncJudgeMixin):
         if answer is None or not answer.strip() or len(answer) > MAX_ANSWER_CHARS:
             self._stats.rules += 1
             return Verdict(0.0, 0, "rules")  # docs/method.md#accuracy-reward: no call at all
-        decision = self.rules.accuracy_decision(question=question, answer=answer, reference=reference)
+        decision = await self._rules_decision(question=question, answer=answer, reference=reference)
         # Deviation: letters, yes/no, numbers and exact matches are decided by rules without a
         # call (the authors ask the LLM for every answer, docs/method.md#accuracy-reward); option judge.rules_first.
         if self.config.rules_first and decision.decided:
@@ -225,7 +249,42 @@ class OpenAIJudge(SyncJudgeMixin):
             return rewrite_prompt(question=question, reasoning=reasoning, token=token, max_chars=cfg.max_fence_chars)
 
         texts, _errors = await self._ask(prompt, n, temperature, _clean_rewrites, (self.base_urls, self.model))
+        if self._dead is None:
+            await self._preflight_outcome()
         return texts or []
+
+    def use_preflight(self, outcome: concurrent.futures.Future[Any] | list[Any]) -> None:
+        """Gate the verdicts on a preflight that runs alongside (`ivgr.judges.preflight.start_preflight`).
+
+        Requests go out at once; every verdict waits for `outcome` (the endpoints that answered)
+        before it is returned, so a judge that fails its preflight never yields a score: the
+        preflight's JudgeError is raised instead. Endpoints missing from `outcome` leave the
+        rotation, with their share of the slots; a request that failed on one of them before
+        the outcome was known is redone on a live endpoint and not counted as a failed
+        attempt, so the counts do not depend on which of the two finished first. A list is
+        the outcome of a preflight that has already run (`check_judge_endpoints`).
+        """
+        if not isinstance(outcome, concurrent.futures.Future):
+            done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            done.set_result(list(outcome))
+            outcome = done
+        self._preflight = outcome
+        self._dead = None
+        if outcome.done() and outcome.exception() is None:
+            self._record_outcome(outcome.result())
+
+    async def _rules_decision(self, *, question: str, answer: str, reference: str) -> Any:
+        """The rules' accuracy decision; off the event loop when it may need math-verify.
+
+        math-verify (sympy) takes milliseconds to seconds per comparison, and on the loop it
+        would stall every request in flight. A numeric or LaTeX reference (`_MATH_REFERENCE`,
+        a superset of those the rules hand to math-verify) is decided in one worker thread, so
+        comparisons still run one at a time, as they did on the loop: same verdicts.
+        """
+        decide = functools.partial(self.rules.accuracy_decision, question=question, answer=answer, reference=reference)
+        if parse_number(reference) is None and not _MATH_REFERENCE.search(reference):
+            return decide()  # letters, yes/no, free text: microseconds, no thread hop
+        return await asyncio.get_running_loop().run_in_executor(_rules_pool(), decide)
 
     def stats(self) -> JudgeStats:
         """A snapshot of the counters; subtract two snapshots for one step's metrics."""
@@ -257,7 +316,41 @@ class OpenAIJudge(SyncJudgeMixin):
         if route is None:
             slots = self.config.max_concurrency * len(urls)
             route = state.routes[urls] = _Route(urls, asyncio.Semaphore(slots), dict.fromkeys(urls, 0))
+        if not route.shrunk and self._dead:
+            self._withdraw(route)
         return route
+
+    async def _preflight_outcome(self) -> dict[str, frozenset[str]]:
+        """URLs out of rotation per model, once the preflight has answered; its JudgeError if it failed."""
+        if self._dead is None:
+            assert self._preflight is not None
+            live = await asyncio.wrap_future(self._preflight)
+            if self._dead is None:  # the first waiter to wake up records the outcome
+                self._record_outcome(live)
+        assert self._dead is not None
+        return self._dead
+
+    def _record_outcome(self, live: list[Any]) -> None:
+        answered = {(e.url, e.model) for e in live}
+        dead: dict[str, frozenset[str]] = {}
+        for urls, model in ((self.base_urls, self.model), (self.consistency_base_urls, self.consistency_model)):
+            gone = frozenset(u for u in urls if (u, model) not in answered)
+            dead[model] = dead.get(model, frozenset()) | gone
+        self._dead = {m: urls for m, urls in dead.items() if urls}
+
+    def _withdraw(self, route: _Route) -> None:
+        """Take the slots of a route's dead endpoints out of its semaphore, for good.
+
+        `max_concurrency` bounds each server: with k endpoints gone, the survivors must not
+        inherit their slots. The next k x max_concurrency slots taken are kept for good
+        (`route.debt`, paid in `_one_request`), before any other request gets one.
+        """
+        route.shrunk = True
+        dead = self._dead or {}
+        models = [m for urls, m in ((self.base_urls, self.model), (self.consistency_base_urls, self.consistency_model))
+                  if urls == route.urls]
+        gone = [u for u in route.urls if models and all(u in dead.get(m, ()) for m in models)]
+        route.debt = self.config.max_concurrency * min(len(gone), len(route.urls) - 1)
 
     def _client(self, state: _LoopState, url: str) -> Any:
         """The endpoint client for `url` on this loop: lean (`ChatEndpoint`) or the SDK's."""
@@ -308,6 +401,8 @@ class OpenAIJudge(SyncJudgeMixin):
         score, errors, hit = await self.cache.get_or_compute(
             key, lambda: self._ask(prompt, n, temperature, accept, endpoints)
         )
+        if self._dead is None:
+            await self._preflight_outcome()  # JudgeError when the judge failed its preflight
         if hit:
             self._stats.cache_hits += 1
         return score, (errors or 0), hit
@@ -343,7 +438,9 @@ class OpenAIJudge(SyncJudgeMixin):
         # Deviation: bounded retries with exponential backoff (the authors retry accuracy
         # forever, docs/method.md#bug-judge-robustness); option judge.max_retries / judge.backoff_s / judge.deadline_s.
         state = self._loop_state()
-        for attempt in range(1 + self.config.max_retries):
+        request = ChatRequest(endpoints[1], temperature, n)
+        attempt = 0
+        while attempt < 1 + self.config.max_retries:
             if attempt:
                 remaining = self._remaining(attempts)
                 if remaining <= 0:
@@ -354,50 +451,59 @@ class OpenAIJudge(SyncJudgeMixin):
             # Deviation: untrusted text is fenced with random per-request markers and size-capped;
             # the authors paste completions into the prompt raw (docs/method.md#bug-judge-robustness); option judge.max_fence_chars.
             token = new_fence_token()  # fresh markers per request, so replies cannot learn them
-            texts, fatal = await self._one_request(state, endpoints, prompt(token), n, temperature, attempts)
+            errors_before = attempts.errors
+            texts, fatal, url = await self._one_request(state, endpoints[0], request, prompt(token), attempts)
+            if attempts.errors > errors_before and self._preflight is not None:
+                dead = (await self._preflight_outcome()).get(endpoints[1], _NO_URLS)  # JudgeError: all failed
+                if url in dead and not dead.issuperset(endpoints[0]):
+                    # Not this question's failure: the endpoint is out of rotation now; redo the
+                    # attempt elsewhere, uncounted, so counts do not depend on the probe's timing.
+                    self._stats.errors -= attempts.errors - errors_before
+                    self._stats.calls -= 1
+                    attempts.errors = errors_before
+                    continue
+            attempt += 1
             if texts is not None:
                 value = accept(texts)
                 if value is not None:
                     return value
                 attempts.errors += 1
                 self._stats.errors += 1
-                logger.warning("judge reply unparseable (attempt %d): %r", attempt + 1, [t[:80] for t in texts])
+                logger.warning("judge reply unparseable (attempt %d): %r", attempt, [t[:80] for t in texts])
             if fatal:
                 break
         return None
 
     async def _one_request(
-        self, state: _LoopState, endpoints: Endpoints, prompt: str, n: int, temperature: float, attempts: _Attempts
-    ) -> tuple[list[str] | None, bool]:
-        """Send one request: `(choice texts or None on failure, failure is fatal)`."""
+        self, state: _LoopState, urls: tuple[str, ...], request: ChatRequest, prompt: str, attempts: _Attempts
+    ) -> tuple[list[str] | None, bool, str]:
+        """Send one request: `(choice texts or None on failure, failure is fatal, endpoint URL)`."""
         # Deviation: one async client with a semaphore and a per-request timeout; the authors
         # block a 64-thread pool with sequential calls per question and the SDK's 600 s
         # timeout (docs/method.md#bug-judge-robustness); options judge.max_concurrency, judge.timeout_s.
-        urls, model = endpoints
         route = self._route(state, urls)
-        async with route.semaphore:
+        await route.semaphore.acquire()
+        while route.debt:  # the slot just taken pays for a dropped endpoint's slot and is kept for good
+            route.debt -= 1
+            await route.semaphore.acquire()  # cancelled here, this holds no slot: nothing to release
+        try:
             if attempts.deadline is None:
                 attempts.deadline = time.monotonic() + self.config.deadline_s
             remaining = self._remaining(attempts)
             if remaining <= 0:
-                return None, True  # the cap expired while waiting for a slot: stop, no request
+                return None, True, ""  # the cap expired while waiting for a slot: stop, no request
             self._stats.calls += 1
-            url = route.take()
+            url = route.take(self._dead.get(request.model, _NO_URLS) if self._dead else _NO_URLS)
             started = time.monotonic()
             try:
                 client = self._client(state, url)  # built outside the timeout: the SDK's import takes ~1 s
-                payload: dict[str, Any] = {
-                    "model": model, "messages": [{"role": "user", "content": prompt}], "temperature": temperature,
-                }
-                if n > 1:
-                    payload["n"] = n
-                response = await _bounded(client.chat(payload), min(self.config.timeout_s, remaining))
+                response = await _bounded(client.ask(request, prompt), min(self.config.timeout_s, remaining))
                 texts = _choice_texts(response)
                 if texts is None:
                     attempts.errors += 1
                     self._stats.errors += 1
                     logger.warning("judge reply has no usable choices (not an OpenAI chat completion)")
-                return texts, False
+                return texts, False, url
             except _RETRYABLE as err:
                 attempts.errors += 1
                 self._stats.errors += 1
@@ -409,10 +515,12 @@ class OpenAIJudge(SyncJudgeMixin):
                 if status in _FATAL_STATUS:
                     logger.error("judge endpoint rejected the request with HTTP %s; check the judge "
                                  "URL, model name and the API key variable %s", status, self.config.api_key_env)
-                return None, status in _FATAL_STATUS
+                return None, status in _FATAL_STATUS, url
             finally:
                 route.in_flight[url] -= 1
                 self._stats.latency_s += time.monotonic() - started
+        finally:
+            route.semaphore.release()
 
     def _remaining(self, attempts: _Attempts) -> float:
         if attempts.deadline is None:
@@ -438,6 +546,9 @@ class _SdkEndpoint:
     def __init__(self, client: Any, *, owned: bool) -> None:
         self._client = client
         self._owned = owned  # injected clients are the caller's to close
+
+    async def ask(self, request: ChatRequest, content: str) -> dict[str, Any]:
+        return await self.chat(request.payload(content))
 
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The reply as a plain dict; SDK errors become the lean client's (status kept)."""

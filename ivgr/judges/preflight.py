@@ -10,16 +10,26 @@ names the URL and the fix, never the key:
     from ivgr.judges.preflight import check_judge_endpoints
     check_judge_endpoints(JudgeConfig.from_env(kind="openai"))   # JudgeError on trouble
 
-`ivgr train`, `ivgr score` and `ivgr data sft-build` call it; `--skip-judge-preflight` (train:
-also the recipe key `judge_preflight: false`) turns it off. The rules judge has no endpoint,
-so nothing is checked. This module talks HTTP itself (httpx, blocking): it must not depend on
-the judge's own transport, whose whole point is to hide failures behind counted fallbacks.
+Every endpoint of a fleet (`base_url` may list several) is probed, all at once. An endpoint
+that fails is taken out of the rotation with a one-line warning; when every endpoint of the
+judge (or of the consistency judge) fails, the first one's error is raised, as for a single
+endpoint.
+
+`ivgr train` and `ivgr data sft-build` call it before loading anything; `ivgr score` starts it
+alongside the scoring (`start_preflight`) and the judge holds back every verdict until it has
+answered (`OpenAIJudge.use_preflight`), so the probe costs no time on the step's critical path.
+`--skip-judge-preflight` (train: also the recipe key `judge_preflight: false`) turns it off.
+The rules judge has no endpoint, so nothing is checked. This module talks HTTP itself (httpx,
+blocking): it must not depend on the judge's own transport, whose whole point is to hide
+failures behind counted fallbacks.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import logging
+import threading
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -49,23 +59,34 @@ class Endpoint:
 
 
 def judge_endpoints(config: JudgeConfig) -> list[Endpoint]:
-    """The distinct endpoints a judge built from `config` will call ([] for the rules judge)."""
+    """The distinct endpoints a judge built from `config` will call ([] for the rules judge).
+
+    Every URL of the judge fleet with the judge's model, then every consistency URL with the
+    consistency model, each (URL, model) pair once.
+    """
     if config.kind != "openai":
         return []
-    main = Endpoint(config.resolved_base_url(), config.resolved_model())
-    consistency = Endpoint(
-        config.resolved_consistency_base_url(), config.resolved_consistency_model(), role="consistency judge",
-        url_hint=f"judge.consistency_base_url / ${ENV_CONSISTENCY_BASE_URL}",
-        model_hint=f"judge.consistency_model / ${ENV_CONSISTENCY_MODEL}",
-    )
-    same = (consistency.url, consistency.model) == (main.url, main.model)
-    return [main] if same else [main, consistency]
+    model, consistency_model = config.resolved_model(), config.resolved_consistency_model()
+    out = [Endpoint(url, model) for url in config.resolved_base_urls()]
+    seen = {(e.url, e.model) for e in out}
+    for url in config.resolved_consistency_base_urls():
+        if (url, consistency_model) not in seen:
+            seen.add((url, consistency_model))
+            out.append(Endpoint(
+                url, consistency_model, role="consistency judge",
+                url_hint=f"judge.consistency_base_url / ${ENV_CONSISTENCY_BASE_URL}",
+                model_hint=f"judge.consistency_model / ${ENV_CONSISTENCY_MODEL}",
+            ))
+    return out
 
 
 def check_judge_endpoints(config: JudgeConfig, *, transport: httpx.BaseTransport | None = None) -> list[Endpoint]:
-    """Send one request to each endpoint of `config`; JudgeError (one line) on the first failure.
+    """Probe every endpoint of `config` at once; the endpoints that answered.
 
-    Returns the endpoints checked. `transport` is for tests (an `httpx.MockTransport`).
+    An endpoint that fails is logged (one warning line, the JudgeError's text) and left out of
+    the result. When no endpoint of the judge fleet, or none of the consistency fleet, answers,
+    JudgeError (one line) for the first of that fleet in config order, so the message does not
+    depend on which probe finished first. `transport` is for tests (an `httpx.MockTransport`).
     """
     # Deviation: one request per judge endpoint before the model loads (the authors start training
     # without checking the judge); option judge_preflight / --skip-judge-preflight.
@@ -75,10 +96,51 @@ def check_judge_endpoints(config: JudgeConfig, *, transport: httpx.BaseTransport
     key = config.resolved_api_key()
     timeout = httpx.Timeout(min(config.timeout_s, MAX_READ_TIMEOUT_S), connect=CONNECT_TIMEOUT_S)
     with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
-        for endpoint in endpoints:
-            _check(client, endpoint, key=key, key_env=config.api_key_env)
+
+        def probe(endpoint: Endpoint) -> JudgeError | None:
+            try:
+                _check(client, endpoint, key=key, key_env=config.api_key_env)
+            except JudgeError as err:
+                return err
+            return None
+
+        if len(endpoints) == 1:
+            failures = [probe(endpoints[0])]
+        else:  # blocking I/O: one thread per endpoint, so a fleet costs one round trip
+            with concurrent.futures.ThreadPoolExecutor(len(endpoints), thread_name_prefix="ivgr-preflight") as pool:
+                failures = list(pool.map(probe, endpoints))
+    failed = {(e.url, e.model): err for e, err in zip(endpoints, failures, strict=True) if err is not None}
+    for model, urls in ((config.resolved_model(), config.resolved_base_urls()),
+                        (config.resolved_consistency_model(), config.resolved_consistency_base_urls())):
+        if all((url, model) in failed for url in urls):
+            raise failed[(urls[0], model)]
+    live = [e for e in endpoints if (e.url, e.model) not in failed]
+    for endpoint in endpoints:
+        err = failed.get((endpoint.url, endpoint.model))
+        if err is None:
             logger.info("judge preflight: %s answers for model %r", shown_url(endpoint.url), endpoint.model)
-    return endpoints
+        else:
+            logger.warning("%s; this endpoint is taken out of the rotation", err)
+    return live
+
+
+def start_preflight(config: JudgeConfig) -> concurrent.futures.Future[list[Endpoint]]:
+    """`check_judge_endpoints(config)` in a background thread; its future (JudgeError on failure).
+
+    For `OpenAIJudge.use_preflight`: requests go out at once while the probes run, and the
+    judge holds every verdict back until the future has answered.
+    """
+    future: concurrent.futures.Future[list[Endpoint]] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            future.set_result(check_judge_endpoints(config))
+        except BaseException as err:  # handed to whoever waits on the future
+            future.set_exception(err)
+
+    # A daemon thread: a process that stops for another reason does not wait for a slow probe.
+    threading.Thread(target=run, name="ivgr-judge-preflight", daemon=True).start()
+    return future
 
 
 def _check(client: httpx.Client, endpoint: Endpoint, *, key: str, key_env: str) -> None:
@@ -208,4 +270,6 @@ def _json(content: bytes) -> Any:
         return None
 
 
-__all__ = ["Endpoint", "check_judge_endpoints", "classify_response", "judge_endpoints", "shown_url"]
+__all__ = [
+    "Endpoint", "check_judge_endpoints", "classify_response", "judge_endpoints", "shown_url", "start_preflight",
+]

@@ -63,10 +63,11 @@ def train(
     from ivgr.training.callbacks import MetricsHistory, drop_hf_progress
     from ivgr.training.trainer import IvgrGRPOTrainer, write_run_files
 
+    live = None
     if cfg.judge_preflight:  # one request per judge endpoint, before anything expensive is loaded
         from ivgr.judges.preflight import check_judge_endpoints
 
-        check_judge_endpoints(cfg.judge_config())
+        live = check_judge_endpoints(cfg.judge_config())  # a fleet's failed endpoints leave the rotation
     model_path = resolve_model_path(cfg)
     data_path = resolve_data_path(cfg)
     frame = cfg.frame or _model_frame(model_path)
@@ -74,7 +75,7 @@ def train(
     dataset = load_rows(cfg, data_path, frame=frame, processor=processor)
     checkpoint = resolve_resume(cfg, resume)
     archive = load_archive(cfg, checkpoint)
-    scorer = build_scorer(cfg, archive)
+    scorer = build_scorer(cfg, archive, live_endpoints=live)
     record = training_record("train", prompt_style=cfg.prompt_style, frame=frame, processor=processor)
 
     history = MetricsHistory(sink=sink)
@@ -208,8 +209,11 @@ def load_archive(cfg: IvgrTrainConfig, checkpoint: Path | None):
     return RolloutArchive()
 
 
-def build_scorer(cfg: IvgrTrainConfig, archive):
-    """Scorer with the configured judge; the consistency ablation zeroes its weight."""
+def build_scorer(cfg: IvgrTrainConfig, archive, live_endpoints: list | None = None):
+    """Scorer with the configured judge; the consistency ablation zeroes its weight.
+
+    `live_endpoints`: the judge endpoints that passed the preflight; the others are left out.
+    """
     from ivgr.judges import build_judge
     from ivgr.rewards import Scorer
 
@@ -217,7 +221,10 @@ def build_scorer(cfg: IvgrTrainConfig, archive):
     if not cfg.use_consistency:
         # Ablation "w/o consistency" (docs/method.md#ablations): textual total = format + accuracy.
         scorer_cfg = dataclasses.replace(scorer_cfg, textual_consistency_weight=0.0)
-    return Scorer(config=scorer_cfg, judge=build_judge(cfg.judge_config()), archive=archive)
+    judge = build_judge(cfg.judge_config())
+    if live_endpoints is not None and hasattr(judge, "use_preflight"):
+        judge.use_preflight(live_endpoints)
+    return Scorer(config=scorer_cfg, judge=judge, archive=archive)
 
 
 def non_default_fields(cfg: IvgrTrainConfig) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from ivgr.errors import ConfigError
 from ivgr.judges import JudgeConfig
-from ivgr.judges.http import ChatEndpoint, ChatHTTPError, ChatProtocolError
+from ivgr.judges.http import ChatEndpoint, ChatHTTPError, ChatProtocolError, ChatRequest
 from ivgr.judges.openai_judge import OpenAIJudge
 
 from judges_fake_server import FakeJudgeServer, Reply
@@ -209,3 +210,44 @@ def test_the_scoring_path_imports_neither_the_sdk_nor_pydantic():
         "assert ivgr.Sample.__name__ == 'Sample' and 'Sample' in dir(ivgr)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("request_", [ChatRequest("judge", 0.01), ChatRequest("qwen/72b \"q\"", 0.5, n=4)])
+@pytest.mark.parametrize("content", ["q", 'a "quoted" reply\nline two \\ tab\t', "ünïcode ✓ \u2028 \x00 end"])
+def test_a_request_template_encodes_the_same_bytes_as_the_whole_payload(request_, content):
+    from ivgr.judges.http import _encode, _template
+
+    prefix, suffix = _template(request_)
+    assert prefix + _encode(content) + suffix == _encode(request_.payload(content))
+
+
+def test_ask_sends_the_payload_and_reads_a_head_with_many_headers_in_one_piece():
+    headers = b"".join(b"X-Header-%d: value %d\r\n" % (i, i) for i in range(40))
+    sent: list[bytes] = []
+
+    async def main():
+        async with RawServer([ok(extra=headers)]) as server:
+            endpoint = ChatEndpoint(server.url, api_key="sk-test")
+            original = endpoint._post
+
+            async def spy(body: bytes) -> dict:
+                sent.append(body)
+                return await original(body)
+
+            endpoint._post = spy  # type: ignore[method-assign]
+            try:
+                return await endpoint.ask(ChatRequest("judge", 0.0), "q")
+            finally:
+                await endpoint.aclose()
+
+    assert asyncio.run(main())["choices"][0]["message"]["content"] == "1"
+    assert [json.loads(b) for b in sent] == [PAYLOAD]
+
+
+def test_a_reply_head_without_an_end_is_a_protocol_error_not_a_hang():
+    async def main():
+        async with RawServer([b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * (1 << 17)], close_after=True) as server:
+            await _chat_n(server.url, 1)
+
+    with pytest.raises(ChatProtocolError):
+        asyncio.run(main())

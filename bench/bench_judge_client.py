@@ -1,0 +1,146 @@
+"""Client CPU per judge request at fleet scale: this tree's lean HTTP client against an earlier one.
+
+The judge client is the bottleneck once the fleet is large: 10 endpoints x 64 in flight at
+100 ms want 6 400 requests/s from one Python process. This benchmark sends `--requests`
+distinct free-text accuracy questions (the rules cannot settle them, the cache is off) through
+`OpenAIJudge` to the asyncio judge server of `bench_judge_step.py` (its own process, `--endpoints`
+ports, replies after `--latency-ms`), and measures, in the same run and each in a fresh child
+process:
+  * the judge with this tree's `ivgr/judges/http.py`;
+  * the same judge with `ivgr/judges/http.py` as it was at `--baseline` (a git revision;
+    default: the commit before the request templates and the one-read header parsing).
+Reported per variant: client CPU per request (user + sys of the child while it sends and
+handles the requests, imports excluded), requests per second and wall time; then the
+baseline / new ratios. CPU per request is the figure that does not depend on machine load.
+
+    .venv/bin/python bench/bench_judge_client.py                       # 10 endpoints, 100 ms, 6 000 requests
+    .venv/bin/python bench/bench_judge_client.py --endpoints 1 --requests 2000
+    .venv/bin/python bench/bench_judge_client.py --profile /tmp/client.prof   # cProfile of the new client
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_judge_step import JudgeServer  # noqa: E402
+
+BASELINE = "82d38a3"  # ivgr/judges/http.py before the request templates and one-read headers
+
+
+def load_http_module(revision: str):
+    """`ivgr/judges/http.py` at `revision` (from git) as a module of its own."""
+    source = subprocess.run(["git", "show", f"{revision}:ivgr/judges/http.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "ivgr_http_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("ivgr_http_baseline", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def child(variant: str, urls: str, count: int, concurrency: int, profile: str | None) -> None:
+    """Send `count` questions through OpenAIJudge; print wall, CPU and request count as JSON."""
+    import ivgr.judges.openai_judge as openai_judge
+    from ivgr.judges.openai_judge import OpenAIJudge
+
+    if variant != "new":
+        old = load_http_module(variant)
+
+        class OldEndpoint(old.ChatEndpoint):  # type: ignore[name-defined,misc]
+            async def ask(self, request, content):  # what the judge did then: a dict, json.dumps'd whole
+                return await self.chat(request.payload(content))
+
+        openai_judge.ChatEndpoint = OldEndpoint  # type: ignore[misc]
+    judge = OpenAIJudge(base_url=urls, model="judge", max_concurrency=concurrency, cache_size=0,
+                        timeout_s=60.0, deadline_s=600.0)
+    questions = [(f"What is on desk {i}?", f"a laptop number {i}", "computer") for i in range(count)]
+
+    async def main() -> list:
+        try:
+            return await asyncio.gather(*(judge.accuracy(question=q, answer=a, reference=r) for q, a, r in questions))
+        finally:
+            await judge.aclose()
+
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    verdicts = asyncio.run(main())
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    errors = sum(v.errors for v in verdicts)
+    print(json.dumps({"cpu": cpu, "wall": wall, "requests": judge.stats().calls, "errors": errors}))
+
+
+def run_child(variant: str, urls: str, args: argparse.Namespace, profile: str | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--child", variant, urls, str(args.requests), str(args.concurrency)]
+    if profile:
+        cmd.append(profile)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if done.returncode:
+        sys.exit(f"{variant} run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--endpoints", type=int, default=10, help="judge endpoints (ports), default 10")
+    parser.add_argument("--latency-ms", type=float, default=100.0, help="judge reply delay (default 100)")
+    parser.add_argument("--concurrency", type=int, default=64, help="max_concurrency per endpoint (default 64)")
+    parser.add_argument("--requests", type=int, default=6000, help="questions to send (default 6000)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternated (default 2)")
+    parser.add_argument("--baseline", default=BASELINE, help=f"git revision of the old http.py (default {BASELINE})")
+    parser.add_argument("--profile", help="write a cProfile of one run of the new client to this file")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        variant, urls, count, concurrency, *profile = args.child
+        child(variant, urls, int(count), int(concurrency), profile[0] if profile else None)
+        return
+
+    server = JudgeServer(args.endpoints, args.latency_ms)
+    runs: dict[str, list[dict]] = {"baseline": [], "new": []}
+    try:
+        urls = ",".join(server.urls)
+        for _ in range(args.repeats):  # alternated, so a change in machine load hits both alike
+            runs["baseline"].append(run_child(args.baseline, urls, args))
+            runs["new"].append(run_child("new", urls, args))
+        if args.profile:
+            run_child("new", urls, args, profile=str(Path(args.profile).resolve()))
+    finally:
+        server.close()
+
+    slots = args.endpoints * args.concurrency
+    print(f"judge client: {args.requests} questions, {args.endpoints} endpoint(s) x {args.concurrency} in flight, "
+          f"{args.latency_ms:.0f} ms a reply (bound {slots / args.latency_ms * 1000:.0f} requests/s)")
+    for name, label in (("baseline", f"http.py at {args.baseline}"), ("new", "this tree")):
+        for m in runs[name]:
+            print(f"  {label:<22} {1000 * m['cpu'] / m['requests']:.3f} ms CPU/request  "
+                  f"{m['requests'] / m['wall']:7.0f} requests/s  wall {m['wall']:.2f} s  errors {m['errors']}")
+    cpu = {k: min(1000 * m["cpu"] / m["requests"] for m in v) for k, v in runs.items()}
+    rate = {k: max(m["requests"] / m["wall"] for m in v) for k, v in runs.items()}
+    print(f"  best of {args.repeats}: CPU/request baseline / new = {cpu['baseline'] / cpu['new']:.2f}x; "
+          f"requests/s new / baseline = {rate['new'] / rate['baseline']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
