@@ -62,7 +62,6 @@ def register(app: typer.Typer) -> None:
 
         overrides = list(ctx.args) + (["judge_preflight=false"] if skip_judge_preflight else [])
         cfg, resolved = load_config(config, overrides)
-        make_synthetic_data(cfg)
         _quiet_library_output()  # the rich bar and one line per step are the CLI's output
         console = Console(stderr=True)
         is_main = is_main_process()
@@ -73,6 +72,7 @@ def register(app: typer.Typer) -> None:
                 resume=True if resume else None,
                 callbacks=[RichProgress(console=console)],
                 sink=(lambda line: console.print(line, soft_wrap=True)) if is_main else None,
+                prepare_data=make_synthetic_data,  # after the judge preflight: a dead judge writes nothing
             )
         finally:
             shutdown_distributed()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ivgr._lazy import lazy_module_getattr
 from ivgr.errors import ConfigError
 from ivgr.judges.base import Judge, JudgeStats, SyncJudgeMixin, Verdict, run_sync
 from ivgr.judges.cache import JudgeCache, cache_key
@@ -36,13 +37,8 @@ def build_judge(config: JudgeConfig, **kwargs: object) -> Judge:
     raise ConfigError(f"unknown judge kind {config.kind!r}; use rules or openai")
 
 
-def __getattr__(name: str) -> object:
-    # Lazy export, so `import ivgr.judges` stays free of the openai SDK.
-    if name == "OpenAIJudge":
-        from ivgr.judges.openai_judge import OpenAIJudge
-
-        return OpenAIJudge
-    raise AttributeError(f"module 'ivgr.judges' has no attribute {name!r}")
+# Lazy export, so `import ivgr.judges` stays free of the openai SDK.
+__getattr__ = lazy_module_getattr(__name__, {"OpenAIJudge": "ivgr.judges.openai_judge"})
 
 
 __all__ = [

@@ -4,8 +4,8 @@
     from ivgr.training.config import load_config
     from ivgr.training.train import train      # the module `train` holds the function `train`
     cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2", "output_dir=runs/t"])
-    make_synthetic_data(cfg)                   # `data_path: synthetic` -> OUTPUT_DIR/synthetic-data
-    result = train(cfg, resolved=resolved)     # TrainResult(checkpoint, history, archive, global_step)
+    # `data_path: synthetic` is written into OUTPUT_DIR/synthetic-data by the command layer's helper
+    result = train(cfg, resolved=resolved, prepare_data=make_synthetic_data)  # TrainResult(checkpoint, history, ...)
 
 Attributes load lazily (PEP 562) so `import ivgr.training` does not import torch or trl.
 """

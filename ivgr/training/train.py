@@ -8,8 +8,8 @@ Used by `ivgr train` and, in-process, by the demo:
     from ivgr.training.config import load_config
     from ivgr.training.train import train
     cfg, resolved = load_config("recipes/tiny_cpu.yaml", ["max_steps=2"])
-    make_synthetic_data(cfg)  # the recipe says `data_path: synthetic`; the command layer makes it
-    result = train(cfg, resolved=resolved)
+    # the recipe says `data_path: synthetic`: the command layer makes it, after the judge preflight
+    result = train(cfg, resolved=resolved, prepare_data=make_synthetic_data)
     result.checkpoint, result.history[-1], len(result.archive)
 """
 
@@ -48,6 +48,7 @@ def train(
     resume: bool | str | Path | None = None,
     callbacks: Sequence[Any] = (),
     sink: Callable[[str], None] | None = None,
+    prepare_data: Callable[[IvgrTrainConfig], None] | None = None,
 ) -> TrainResult:
     """Run GRPO with the iVGR streams and rewards; returns where the final model went.
 
@@ -58,6 +59,9 @@ def train(
             a path = that checkpoint; None/False = `cfg.resume_from_checkpoint` if set.
         callbacks: extra `TrainerCallback`s (the CLI adds a rich progress bar).
         sink: receives one summary line per logged step.
+        prepare_data: called with `cfg` after the judge preflight, before the dataset is read;
+            it may write data and point `cfg.data_path` at it (`ivgr train` passes
+            `make_synthetic_data`, which makes `data_path: synthetic`).
     """
     from ivgr.models.inference_record import record_callback, training_record, write_inference_record
     from ivgr.training.callbacks import MetricsHistory, drop_hf_progress
@@ -69,6 +73,8 @@ def train(
 
         live = check_judge_endpoints(cfg.judge_config())  # a fleet's failed endpoints leave the rotation
     model_path = resolve_model_path(cfg)
+    if prepare_data is not None:
+        prepare_data(cfg)
     data_path = resolve_data_path(cfg)
     frame = cfg.frame or _model_frame(model_path)
     model, processor = load_policy(cfg, model_path)
@@ -126,10 +132,10 @@ def resolve_model_path(cfg: IvgrTrainConfig) -> Path:
 
 def resolve_data_path(cfg: IvgrTrainConfig) -> Path:
     """The prepared dataset to train on. Training reads prepared data only: the synthetic world
-    behind `data_path: synthetic` is made by the command layer (`make_synthetic_data`)."""
+    behind `data_path: synthetic` is made by the command layer (`prepare_data=make_synthetic_data`)."""
     if cfg.data_path == SYNTHETIC_DATA:
-        raise ConfigError("key 'data_path': 'synthetic' is made by the `ivgr train` command; from Python, call "
-                          "ivgr.commands.train_cmd.make_synthetic_data(cfg) first, or give a prepared dataset")
+        raise ConfigError("key 'data_path': 'synthetic' is made by the `ivgr train` command; from Python, pass "
+                          "prepare_data=ivgr.commands.train_cmd.make_synthetic_data, or give a prepared dataset")
     return Path(cfg.data_path)
 
 

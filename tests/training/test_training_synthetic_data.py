@@ -46,3 +46,25 @@ def test_the_trainer_does_not_make_synthetic_data(tmp_path):
     with pytest.raises(ConfigError, match=r"'synthetic' is made by the `ivgr train` command.*make_synthetic_data"):
         resolve_data_path(_config(tmp_path))
     assert not (tmp_path / "run").exists()
+
+
+def test_train_prepares_data_only_after_the_judge_preflight(tmp_path, monkeypatch):
+    """A dead judge stops the run before the command layer writes the synthetic world."""
+    import socket
+
+    from ivgr.errors import IvgrError
+    from ivgr.training.config import config_from_dict
+    from ivgr.training.train import train
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # nothing listens here once the socket closes
+    monkeypatch.setenv("IVGR_JUDGE_API_KEY", "test-key")
+    cfg = config_from_dict({"model_path": "tiny", "data_path": "synthetic", "output_dir": str(tmp_path / "run"),
+                            "num_generations": 2, "per_device_train_batch_size": 4, "steps_per_generation": 1,
+                            "use_cpu": True, "judge": {"kind": "openai", "base_url": f"http://127.0.0.1:{port}/v1",
+                                                       "model": "judge", "max_retries": 0}})
+    prepared = []
+    with pytest.raises(IvgrError, match="unreachable"):
+        train(cfg, prepare_data=prepared.append)
+    assert prepared == [] and not (tmp_path / "run").exists()
