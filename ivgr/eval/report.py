@@ -23,8 +23,10 @@ def load_results(path: Path) -> dict[str, Any]:
     """A results.json written by `ivgr eval`, or DataError naming the file."""
     try:
         data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DataError(f"{path}: not a readable results file ({err})") from None
+    except OSError as err:  # str(err) repeats the path: "[Errno 2] No such file or directory: 'x.json'"
+        raise DataError(f"{path}: cannot read results file ({err.strerror or type(err).__name__})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a results file written by `ivgr eval` (not JSON: {err})") from None
     if not isinstance(data, dict) or data.get("format") != RESULTS_FORMAT:
         raise DataError(f"{path}: not an ivgr eval results file (missing \"format\": \"{RESULTS_FORMAT}\")")
     return data

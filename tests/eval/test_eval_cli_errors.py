@@ -39,3 +39,20 @@ def test_bad_eval_input_is_one_error_line_without_a_progress_bar(tmp_path, args,
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("ivgr: error: "), proc.stderr
     assert expected in lines[0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "missing.json: cannot read results file (No such file or directory)"),
+    (b"\x89PNG\r\n\x1a\n\xff\xfe", "not a results file written by `ivgr eval`"),  # was a UnicodeDecodeError traceback
+    (b"not json", "not a results file written by `ivgr eval` (not JSON"),
+])
+def test_eval_report_of_a_file_that_is_not_results_is_one_error_line(tmp_path, content, expected):
+    path = tmp_path / "missing.json"
+    if content is not None:
+        path.write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "eval", "report", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ivgr: error: "), proc.stderr
+    assert expected in lines[0]
