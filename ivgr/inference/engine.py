@@ -67,6 +67,13 @@ class InferenceEngine:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if temperature < 0:  # was read as greedy, silently
+            raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        for name, value in (("min_pixels", min_pixels), ("max_pixels", max_pixels)):
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1 (or unset: the checkpoint's value), got {value}")
+        if min_pixels is not None and max_pixels is not None and min_pixels > max_pixels:
+            raise ConfigError(f"min_pixels ({min_pixels}) must be <= max_pixels ({max_pixels})")
         self.model_path = str(model_path)
         # Settings left unset come from the checkpoint's record (ivgr_inference.json), so a model
         # is prompted as it was trained; a stock checkpoint has none and keeps the defaults.

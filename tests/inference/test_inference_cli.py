@@ -42,3 +42,18 @@ def test_infer_image_that_is_not_an_image_names_the_file_and_why(tmp_path, conte
     message = str(result.exception)
     assert message.startswith(f"{path}: cannot decode image: {reason}")
     assert "object at 0x" not in message  # Pillow's text names its in-memory buffer
+
+
+@pytest.mark.parametrize("flags, expected", [
+    (["--temperature", "-1"], "temperature must be >= 0"),  # was decoded greedily, silently
+    (["--max-pixels", "0"], "max_pixels must be >= 1"),
+    (["--min-pixels", "5000", "--max-pixels", "1000"], "min_pixels (5000) must be <= max_pixels (1000)"),
+])
+def test_infer_bad_generation_flags_fail_before_the_model_is_loaded(tmp_path, flags, expected):
+    image = tmp_path / "scene.png"
+    Image.new("RGB", (32, 32)).save(image)
+    # no checkpoint at --model: the flags must be rejected before anything is loaded
+    result = CliRunner().invoke(app, ["infer", "--model", str(tmp_path / "none"), "--image", str(image),
+                                      "--question", "Q?", *flags])
+    assert result.exit_code != 0
+    assert expected in str(result.exception)
