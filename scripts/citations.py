@@ -79,29 +79,24 @@ def line_problems(line: str, root: Path = ROOT) -> list[str]:
 def row_problem(text: str, root: Path = ROOT) -> str | None:
     """First reason a deviation row's text cites outside the repo: a `*.md` that ivgr lacks,
     an anchor its file lacks, an unshipped note or a `§` reference."""
-    problems = line_problems(text, root)
-    for match in _MD_PATH.finditer(text):
-        name, anchor = match.groups()
-        target = _resolve(name, root, None)
-        if target is None:
-            problems.append(f"cites {name!r}, which is not a file in the repository")
-        elif anchor and anchor not in anchors(target):
-            problems.append(f"cites {name}#{anchor}, but {name} has no such heading")
+    problems = line_problems(text, root) + anchor_problems(text, root, every_md=True)
     return problems[0] if problems else None
 
 
-def anchor_problems(line: str, root: Path = ROOT, here: Path | None = None) -> list[str]:
-    """Citations `docs/X.md#anchor` in `line` whose file or heading does not exist."""
+def anchor_problems(line: str, root: Path = ROOT, here: Path | None = None, every_md: bool = False) -> list[str]:
+    """Citations `docs/X.md#anchor` in `line` whose file or heading does not exist. With
+    `every_md`, any `*.md` path must be a file of the repository (a README table row must not
+    point anywhere else); otherwise a path outside docs/ may name another repository's file."""
     problems = []
     for match in _MD_PATH.finditer(line):
         name, anchor = match.groups()
-        if not anchor:
+        if not anchor and not every_md:
             continue
         target = _resolve(name, root, here)
         if target is None:
-            if name.startswith("docs/"):  # other paths may name a file of another repository
-                problems.append(f"cites {name}#{anchor}, but {name} does not exist")
-        elif anchor not in anchors(target):
+            if every_md or name.startswith("docs/"):
+                problems.append(f"cites {name!r}, which is not a file in the repository")
+        elif anchor and anchor not in anchors(target):
             problems.append(f"cites {name}#{anchor}, but {name} has no such heading")
     return problems
 
