@@ -15,7 +15,9 @@ Library code: logs, never prints. The CLI (`ivgr/commands/demo_cmd.py`) draws th
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -43,6 +45,80 @@ DEFAULT_VARIANTS = ("ivgr", "no_consistency")
 MODES = ("textual", "grounded")
 
 
+DEFAULTS = Path(__file__).with_name("demo.yaml")  # the default run's settings; ships in the package
+SECTIONS = ("world", "rl_world", "model", "sft", "rl")  # mappings a YAML or override changes key by key
+SEE_KEYS = "ivgr/demo.yaml (the defaults list every key)"
+
+
+def _shipped(name: str) -> Any:
+    """A DemoSettings field whose default is `name`'s value in DEFAULTS (a fresh copy each time)."""
+    return field(default_factory=lambda: copy.deepcopy(_defaults()[name]))
+
+
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    from ivgr.recipes import read_yaml
+
+    # The rl section is left to the rl stage's own check here (checking it imports TRL, seconds before
+    # any error could print); tests/test_recipes.py checks the shipped values against IvgrTrainConfig.
+    values = _typed(read_yaml(DEFAULTS, what="demo settings"), where=str(DEFAULTS), sections=SECTIONS[:-1])
+    missing = [f.name for f in dataclasses.fields(DemoSettings) if f.name not in values]
+    if missing:
+        raise ConfigError(f"{DEFAULTS}: no default for {', '.join(missing)} (every DemoSettings key has one there)")
+    return values
+
+
+def _typed(values: dict[str, Any], *, where: str, sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """Demo settings with keys checked and values converted by type, `sections` by the settings they feed."""
+    from ivgr.recipes import coerce_mapping, field_types
+
+    out = coerce_mapping(values, field_types(DemoSettings), where=where, see=SEE_KEYS)
+    for name in sections:
+        if name in out:
+            typed = coerce_mapping(out[name], _section_types(name), where=where, prefix=f"{name}.")
+            # A number stays as written (warmup_steps 5, not 5.0): OUT/settings.json decides whether
+            # cached stages are reused, and a type check alone must not invalidate them.
+            out[name] = {k: v if v == typed[k] and not isinstance(v, str) else typed[k] for k, v in out[name].items()}
+    return out
+
+
+def _section_types(name: str) -> dict[str, Any]:
+    """{key: type} of a section: WorldConfig, the tiny-model knobs, SFTConfig or IvgrTrainConfig fields."""
+    from ivgr.recipes import field_types
+
+    if name in ("world", "rl_world"):
+        from ivgr.data.synthetic import WorldConfig
+
+        return field_types(WorldConfig)
+    if name == "model":
+        from ivgr.models.tiny import knob_types
+
+        return knob_types()
+    if name == "sft":
+        from ivgr.training.sft_config import SFTConfig
+
+        return field_types(SFTConfig)
+    from ivgr.training.config import IvgrTrainConfig  # imports TRL: the rl stage needs it anyway
+
+    return field_types(IvgrTrainConfig)
+
+
+def _over(base: DemoSettings, values: dict[str, Any]) -> DemoSettings:
+    """`base` with `values` on top; a section changes key by key."""
+    return dataclasses.replace(base, **{key: {**getattr(base, key), **value} if key in SECTIONS else value
+                                        for key, value in values.items()})
+
+
+def _key_type(key: str) -> Any:
+    """The type of an override key (`sft.max_steps` -> SFTConfig.max_steps's); None for an unknown key."""
+    from ivgr.recipes import field_types
+
+    head, dot, tail = key.partition(".")
+    if dot and head in SECTIONS:
+        return _section_types(head).get(tail)
+    return field_types(DemoSettings).get(key)
+
+
 # Deviation: the demo trains a 0.9M-parameter model from scratch on a CPU, so its settings differ from
 # the authors' 7B run: a tiny Qwen3-VL (its vision tower's learned position embedding lets boxes follow
 # the target), compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that stops
@@ -50,49 +126,29 @@ MODES = ("textual", "grounded")
 # batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
 @dataclass
 class DemoSettings:
-    """Every knob of the demo. Defaults = the default run (recipes/demo.yaml lists the same values)."""
+    """Every knob of the demo. Defaults: the shipped ivgr/demo.yaml, the default run (why each value: its comments)."""
 
-    seed: int = 0
-    # Three coloured objects, one per 32-px cell (one merged Qwen3-VL visual token); the question
-    # names the target by where it is ("What colour is the leftmost object?"), so answering means
-    # finding it. Cold-start scenes may repeat a colour (easier: a glance at the wrong object is
-    # sometimes right), the RL and test scenes never do and have smaller targets.
-    world: dict[str, Any] = field(default_factory=lambda: {  # WorldConfig fields
-        "canvas": 128, "n_objects": 3, "min_size": 18, "max_size": 28, "layout": "grid", "salient": False,
-        "distinct_colours": False, "noise": 0, "n_clutter": 0, "question_mix": {"colour_at": 1.0}})
-    # WorldConfig fields that differ for the RL and held-out test scenes.
-    rl_world: dict[str, Any] = field(default_factory=lambda: {"min_size": 14, "max_size": 22, "distinct_colours": True})
-    prompt_style: str = "compact"  # ivgr.prompts style for SFT data, RL rows and evaluation
-    sft_scenes: int = 3000
-    rl_scenes: int = 300
-    test_scenes: int = 200
-    val_scenes: int = 100  # validation split the cold start checks itself on (never the test split)
-    textual_fraction: float = 0.1  # arXiv 2605.31096, cold-start SFT: ~3K textual of 35K cold-start CoTs
-    model: dict[str, Any] = field(default_factory=lambda: {
-        "family": "qwen3_vl", "hidden_size": 128, "layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "intermediate_size": 256, "vision_depth": 2, "vision_hidden_size": 64, "vision_num_heads": 4,
-        "vision_intermediate_size": 128, "min_pixels": 128 * 128, "max_pixels": 128 * 128, "rope_theta": 10.0})
+    seed: int = _shipped("seed")
+    world: dict[str, Any] = _shipped("world")  # WorldConfig fields of every split
+    rl_world: dict[str, Any] = _shipped("rl_world")  # WorldConfig fields that differ for the RL and test scenes
+    prompt_style: str = _shipped("prompt_style")  # ivgr.prompts style for SFT data, RL rows and evaluation
+    sft_scenes: int = _shipped("sft_scenes")
+    rl_scenes: int = _shipped("rl_scenes")
+    test_scenes: int = _shipped("test_scenes")
+    val_scenes: int = _shipped("val_scenes")  # validation split the cold start checks itself on (never the test split)
+    textual_fraction: float = _shipped("textual_fraction")
+    model: dict[str, Any] = _shipped("model")  # build_tiny_model knobs
     # The cold start ends at the first check (every `sft_check_every` steps) where the grounded
-    # stream answers this share of the validation split; None = always run sft.max_steps. A tiny
-    # model learns to read the image all at once, at a seed-dependent step (docs/DEMO_RESULTS.md).
-    sft_stop_grounded_accuracy: float | None = 0.8
-    sft_check_every: int = 100
-    sft: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 1500, "per_device_train_batch_size": 16, "learning_rate": 5e-4,
-        "lr_scheduler_type": "cosine", "warmup_ratio": 0.05, "max_length": 512,
-        "answer_loss_weight": 5.0, "box_loss_weight": 1.0})
-    rl: dict[str, Any] = field(default_factory=lambda: {
-        "max_steps": 150, "num_generations": 8, "per_device_train_batch_size": 64,
-        "steps_per_generation": 1, "learning_rate": 5e-5, "max_completion_length": 56,
-        "temperature": 0.7, "top_p": 1.0, "beta": 0.01, "epsilon": 0.2, "epsilon_high": 0.28,
-        "loss_type": "dapo", "scale_rewards": "batch", "lr_scheduler_type": "cosine", "warmup_steps": 5})
-    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
-    # One torch thread: the sum order of a matmul depends on the thread count, so a fixed count gives
-    # the same numbers on any machine; a model this small gains nothing from a second thread.
-    torch_threads: int = 1
-    eval_batch_size: int = 40
-    eval_max_new_tokens: int = 64
-    examples: int = 4  # example scenes drawn in the report
+    # stream answers this share of the validation split; None = always run sft.max_steps.
+    sft_stop_grounded_accuracy: float | None = _shipped("sft_stop_grounded_accuracy")
+    sft_check_every: int = _shipped("sft_check_every")
+    sft: dict[str, Any] = _shipped("sft")  # SFTConfig fields
+    rl: dict[str, Any] = _shipped("rl")  # IvgrTrainConfig (GRPOConfig) fields
+    variants: list[str] = _shipped("variants")
+    torch_threads: int = _shipped("torch_threads")  # a fixed count: the same numbers on any machine
+    eval_batch_size: int = _shipped("eval_batch_size")
+    eval_max_new_tokens: int = _shipped("eval_max_new_tokens")
+    examples: int = _shipped("examples")  # example scenes drawn in the report
 
     def __post_init__(self) -> None:
         unknown = [v for v in self.variants if v not in VARIANTS]
@@ -113,23 +169,20 @@ class DemoSettings:
             raise ConfigError(f"demo sft_check_every must be >= 1, got {self.sft_check_every}")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], *, source: str = "demo settings") -> DemoSettings:
-        """Build from a recipe mapping; an unknown key names the known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        bad = sorted(set(values) - known)
-        if bad:
-            raise ConfigError(f"{source}: unknown key(s) {bad}; known: {sorted(known)}")
-        base = cls()
-        merged = {}
-        for key, value in values.items():
-            default = getattr(base, key)
-            merged[key] = {**default, **value} if isinstance(default, dict) and isinstance(value, dict) else value
-        return cls(**merged)
+    def from_dict(cls, values: dict[str, Any], *, source: str = "demo settings",
+                  base: DemoSettings | None = None) -> DemoSettings:
+        """`values` over `base` (the shipped defaults); a section (world, model, sft, rl, ...) merges key by key.
+
+        Keys are checked and values converted by type (`ivgr.recipes`), sections by the settings
+        they feed (WorldConfig, the tiny-model knobs, SFTConfig, IvgrTrainConfig), so a misspelt
+        `rl.lerning_rate` stops here, not after the cold start.
+        """
+        return _over(base or cls(), _typed(values, where=source))
 
     @classmethod
     def quick(cls, seed: int = 0) -> DemoSettings:
         """Tiny settings for tests and smoke runs (about a minute): plumbing, not learning."""
-        return cls.from_dict({
+        return _over(cls(), {  # built-in, so not re-checked: its rl keys are checked by the rl stage and the tests
             "seed": seed, "sft_scenes": 16, "rl_scenes": 8, "val_scenes": 4, "test_scenes": 8,
             "sft_stop_grounded_accuracy": None,
             "model": {"hidden_size": 64, "intermediate_size": 128, "vision_depth": 1},
@@ -140,25 +193,19 @@ class DemoSettings:
 
 
 def load_settings(path: str | Path | None, *, full: bool = False, seed: int | None = None,
-                  quick: bool = False) -> DemoSettings:
-    """Settings from a YAML recipe (or the defaults), then --full / --seed / --quick."""
-    import yaml
+                  quick: bool = False, overrides: list[str] | None = None) -> DemoSettings:
+    """Settings from a YAML (or the shipped defaults), then `key=value` overrides, then --full / --seed / --quick.
 
-    if quick:
-        settings = DemoSettings.quick()
-    elif path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"demo config {p} does not exist; pass a YAML like recipes/demo.yaml")
-        try:
-            values = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{p}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"{p}: expected a mapping of demo settings at the top level")
-        settings = DemoSettings.from_dict(values, source=str(p))
-    else:
-        settings = DemoSettings()
+    A YAML lists only the keys it changes; overrides reach a section with a dotted key (`sft.max_steps=300`).
+    """
+    from ivgr.recipes import merge, parse_overrides, read_yaml
+
+    values = read_yaml(path, what="demo settings") if path is not None and not quick else {}
+    extra = parse_overrides(overrides or [], _key_type)
+    if extra:
+        _typed(merge({}, extra, SECTIONS), where="the command line")  # its own errors name the command line
+    settings = DemoSettings.from_dict(merge(values, extra, SECTIONS), base=DemoSettings.quick() if quick else None,
+                                      source=str(path) if path is not None else "the command line")
     if full:
         settings.variants = list(VARIANTS)
     if seed is not None:
@@ -236,7 +283,7 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
     from ivgr.training.sft import run_sft
     from ivgr.training.sft_config import SFTConfig
 
-    values = {"model_name_or_path": str(base), "train_file": str(out / "data" / "sft.jsonl"),
+    values = {"model_path": str(base), "data_path": str(out / "data" / "sft.jsonl"),
               "output_dir": str(out / "sft"), "seed": settings.seed, "report_to": ["none"],
               "logging_steps": 5, "dtype": "float32", "trainer_args": {"disable_tqdm": True}, **settings.sft}
     try:

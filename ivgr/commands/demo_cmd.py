@@ -21,19 +21,25 @@ Examples:
 
   ivgr demo --out smoke --quick              # tiny settings: checks the plumbing in about a minute
 
-  ivgr demo --config recipes/demo.yaml --out ivgr-demo
+  ivgr demo --out d sft_scenes=1000 rl.max_steps=50   # key=value overrides; a dotted key reaches a section
+
+  ivgr demo --config my-demo.yaml --out ivgr-demo     # a YAML with only the keys it changes
+
+The defaults are the package's ivgr/demo.yaml, which lists every key; YAML and overrides work as
+for `ivgr train` (key=value or --key value; a bare --flag only for a true/false key).
 """
 
 
 def register(app: typer.Typer) -> None:
     """Add `ivgr demo` to the CLI."""
 
-    @app.command("demo", help=HELP)
+    @app.command("demo", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
     def demo_command(
+        ctx: typer.Context,
         out: Path = typer.Option(Path("ivgr-demo"), "--out", "-o", help="Output directory (stages are cached here)."),
         full: bool = typer.Option(False, "--full", help="Run every RL ablation variant, not just iVGR + one."),
         seed: int = typer.Option(None, "--seed", help="World and model seed (default: the recipe's, 0)."),
-        config: Path = typer.Option(None, "--config", "-c", help="Demo settings YAML (default: built-in = recipes/demo.yaml)."),
+        config: Path = typer.Option(None, "--config", "-c", help="Demo settings YAML: only the keys to change (defaults: the package's ivgr/demo.yaml)."),
         quick: bool = typer.Option(False, "--quick", help="Tiny settings for smoke tests (plumbing, not learning)."),
         restart: bool = typer.Option(False, "--restart", help="Delete OUT's cached stages first."),
     ) -> None:
@@ -42,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
         from ivgr.demo import load_settings, run_demo, stage_names
 
-        settings = load_settings(config, full=full, seed=seed, quick=quick)
+        settings = load_settings(config, full=full, seed=seed, quick=quick, overrides=list(ctx.args))
         console = Console(stderr=True)
         names = stage_names(settings)
         t0 = time.monotonic()

@@ -254,22 +254,13 @@ def _write_jsonl(out: Path | None, objs: list[dict[str, Any]]) -> None:
 
 
 def _load_scorer_config(path: Path) -> Any:
-    """ScorerConfig from a YAML mapping; ConfigError naming the file on any problem."""
-    import yaml
-
+    """ScorerConfig from a YAML mapping (or a recipe's `scorer:` section); ConfigError naming the file."""
     from ivgr.errors import ConfigError
+    from ivgr.recipes import read_yaml
     from ivgr.rewards.config import ScorerConfig
 
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: cannot read scorer config ({err})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: scorer config must be a mapping of ScorerConfig fields")
+    data = read_yaml(path, what="scorer config")
     data = data.get("scorer", data)  # accept a recipe with a `scorer:` section too
-    try:
-        return ScorerConfig.from_dict(data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    except TypeError as err:
-        raise ConfigError(f"{path}: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: key 'scorer' must be a mapping of ScorerConfig fields")
+    return ScorerConfig.from_dict(data, where=str(path))

@@ -10,7 +10,7 @@ from ivgr.commands._util import is_main_process
 
 HELP = """Cold-start SFT (docs/method.md#sft-cold-start): teach a VLM both formats, grounded CoT with <box>\\[x1,y1,x2,y2]</box> and textual CoT, before RL.
 
-Reads SFT JSONL (one {"sample_id", "stream", "image", "prompt", "completion"} a line, written by `ivgr data sft-build` or the synthetic world), trains on completion tokens only, and saves OUTPUT_DIR/final: model, processor, sft_config.yaml and ivgr_run.json, loadable by `ivgr infer` and usable as model_name_or_path of `ivgr train`. TensorBoard logs go to OUTPUT_DIR/runs.
+Reads SFT JSONL (one {"sample_id", "stream", "image", "prompt", "completion"} a line, written by `ivgr data sft-build` or the synthetic world), trains on completion tokens only, and saves OUTPUT_DIR/final: model, processor, sft_config.yaml and ivgr_run.json, loadable by `ivgr infer` and usable as model_path of `ivgr train` (the SFT and train recipes name their keys alike). TensorBoard logs go to OUTPUT_DIR/runs.
 
 Overrides after the recipe: key=value or --key value (`ivgr sft --help-config` lists every key).
 
@@ -20,7 +20,7 @@ Examples:
 
   ivgr sft --config recipes/sft_tiny_cpu.yaml max_steps=5 output_dir=runs/sft-smoke
 
-  ivgr sft --config recipes/sft_qwen2_5_vl_7b.yaml --model_name_or_path /models/Qwen2.5-VL-7B-Instruct --train_file data/sft.jsonl
+  ivgr sft --config recipes/sft_qwen2_5_vl_7b.yaml --model_path /models/Qwen2.5-VL-7B-Instruct --data_path data/sft.jsonl
 
   accelerate launch --num_processes 8 -m ivgr.cli sft --config recipes/sft_qwen2_5_vl_7b.yaml
 """

@@ -127,6 +127,18 @@ class TinyModelSpec:
         return 16 if self.family == "qwen3_vl" else 14
 
 
+# Contract aliases (docs/CONTRACTS.md) `build_tiny_model` takes besides the TinyModelSpec fields:
+# image_size=N keeps N x N images unresized; vocab_extra=[...] adds strings to the tokenizer corpus.
+KNOB_ALIASES = {"image_size": int, "vocab_extra": list[str]}
+
+
+def knob_types() -> dict:
+    """{knob: type} of every keyword `build_tiny_model` takes (the keys of a recipe's tiny-model section)."""
+    from ivgr.recipes import field_types
+
+    return {**field_types(TinyModelSpec), **KNOB_ALIASES}
+
+
 # ----------------------------------------------------------------------------- tokenizer corpus
 _FILLER = (
     "The image shows a scene with several objects. Look closely at the region of interest. "
@@ -279,26 +291,24 @@ def build_tiny_model(
     plus `image_size=N` (processor max_pixels = N*N) and `vocab_extra=[str, ...]` (more
     tokenizer corpus). The same `seed` and knobs give byte-identical weights and tokenizer.
     """
-    import torch
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration
-
     from ivgr.errors import ConfigError
-    from ivgr.models.processor import build_processor
+    from ivgr.recipes import build, check_keys
 
-    # Contract aliases (docs/CONTRACTS.md): image_size=N keeps N x N images unresized;
-    # vocab_extra=[...] adds strings (e.g. a synthetic world's words) to the tokenizer corpus.
+    check_keys(knobs, knob_types(), where="the tiny-model knobs")  # before torch: a typo costs no import
     if "image_size" in knobs:
         side = int(knobs.pop("image_size"))
         knobs.setdefault("max_pixels", side * side)
     if "vocab_extra" in knobs:
         knobs["extra_corpus"] = tuple(knobs.get("extra_corpus", ())) + tuple(knobs.pop("vocab_extra"))
     if spec is None:
-        try:
-            spec = TinyModelSpec(**knobs)
-        except TypeError as err:
-            raise ConfigError(f"build_tiny_model: {err}; known knobs: {list(asdict(TinyModelSpec()))}") from None
+        spec = build(TinyModelSpec, knobs, where="the tiny-model knobs")
     elif knobs:
         raise ConfigError("build_tiny_model: pass either spec= or keyword knobs, not both")
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration, Qwen3VLForConditionalGeneration
+
+    from ivgr.models.processor import build_processor
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -336,4 +346,4 @@ def save_processor(processor, out: Path) -> None:
     save_processor_files(processor, out)
 
 
-__all__ = ["TinyModelSpec", "build_tiny_model", "build_tokenizer", "tokenizer_corpus", "CHAT_TEMPLATE"]
+__all__ = ["TinyModelSpec", "build_tiny_model", "build_tokenizer", "knob_types", "tokenizer_corpus", "CHAT_TEMPLATE"]

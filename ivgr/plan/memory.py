@@ -92,18 +92,10 @@ class RecipeSettings:
 
 
 def read_recipe_settings(path: Path) -> RecipeSettings:
-    """RecipeSettings from a recipe YAML (plain YAML read: the planner does not import the trainer)."""
-    import yaml
+    """RecipeSettings from a recipe YAML (read by `ivgr.recipes.read_yaml`: the planner does not import the trainer)."""
+    from ivgr.recipes import read_yaml
 
-    if not path.is_file():
-        raise ConfigError(f"{path}: recipe file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML ({getattr(err, 'problem', err)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe must be a mapping of keys to values")
-    return RecipeSettings.from_recipe(data, source=str(path))
+    return RecipeSettings.from_recipe(read_yaml(path), source=str(path))
 
 
 @dataclass(frozen=True)

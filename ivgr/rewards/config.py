@@ -109,15 +109,11 @@ class ScorerConfig:
         return out
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ScorerConfig:
-        """Build from a recipe mapping; an unknown key is a ConfigError naming it."""
-        from ivgr.overrides import unknown_key_error
+    def from_dict(cls, values: dict[str, Any], *, where: str = "the scorer settings") -> ScorerConfig:
+        """Build from a recipe mapping (`ivgr.recipes.build`: keys checked, values converted by type)."""
+        from ivgr.recipes import build
 
-        known = [f.name for f in fields(cls)]
-        for key in values:
-            if key not in known:
-                raise unknown_key_error(key, known)
-        return cls(**values)
+        return build(cls, values, where=where, see="docs/scoring.md")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain mapping, for saving the resolved config beside a checkpoint."""

@@ -3,10 +3,11 @@
 A recipe is a flat YAML mapping whose keys are spelled exactly like the dataclass fields
 (open-r1 style), with two nested mappings, `scorer:` (-> `ivgr.rewards.config.ScorerConfig`) and
 `judge:` (-> `ivgr.judges.config.JudgeConfig`). CLI overrides are `key=value` (or `--key=value`,
-`--key value`); dotted keys reach the nested mappings (`judge.kind=rules`). Each value is
-converted by its field's type (`ivgr.overrides`, the parser `ivgr sft` shares), so
-`learning_rate=1e-6`, `learning_rate=.5`, `streams=[textual]` and `bf16=false` all work, and a
-bad value is one line naming the key.
+`--key value`, a bare `--flag` for a true/false key); dotted keys reach the nested mappings
+(`judge.kind=rules`). Reading, overrides, key checks and value conversion are `ivgr.recipes`,
+the loader `ivgr sft`, `ivgr demo` and `ivgr score` share, so `learning_rate=1e-6`,
+`learning_rate=.5`, `streams=[textual]` and `bf16=false` all work, and a bad value is one line
+naming the key.
 
 Unknown keys, unreadable files, a missing dataset and invalid combinations raise one-line
 `ConfigError`s that name the file, the key and the fix.
@@ -14,20 +15,16 @@ Unknown keys, unreadable files, a missing dataset and invalid combinations raise
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import functools
 import logging
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from trl import GRPOConfig
 
 from ivgr.errors import ConfigError
-from ivgr.overrides import coerce_value, parse_overrides
+from ivgr.recipes import check_keys, coerce_value, field_types, merge, parse_overrides, read_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +32,7 @@ STREAMS = ("grounded", "textual", "single")
 TINY_MODEL = "tiny"  # `model_path: tiny` = build the random tiny model into OUTPUT_DIR/tiny-model on first use
 NESTED = ("scorer", "judge")
 SYNTHETIC_DATA = "synthetic"  # `data_path: synthetic` = generate the synthetic world into OUTPUT_DIR/synthetic-data
+SEE_KEYS = "docs/training.md and TRL's GRPOConfig"  # where an unknown key's message points when nothing is close
 
 
 # TRL's GRPO update against the authors' EasyR1 one (github Visual-AI/iVGR: verl/trainer/core_algos.py,
@@ -178,23 +176,13 @@ class IvgrTrainConfig(GRPOConfig):
 
 
 def _build_nested(cls: type, values: dict[str, Any], name: str):
-    known = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else None
-    if known is not None:
-        for key in values:
-            if key not in known:
-                raise ConfigError(_unknown_key_message(f"{name}.{key}", [f"{name}.{k}" for k in sorted(known)]))
+    check_keys(values, field_types(cls), where=f"the {name} settings", prefix=f"{name}.")
     try:
         return cls(**values)
     except ConfigError:
         raise
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{name}: {err}") from err
-
-
-def _unknown_key_message(key: str, known: list[str], where: str = "") -> str:
-    close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; see `ivgr train --help` for the recipe keys"
-    return f"{where}unknown key '{key}'{hint}"
 
 
 def field_type(key: str) -> Any:
@@ -206,12 +194,7 @@ def field_type(key: str) -> Any:
     head, dot, tail = key.partition(".")
     if dot and head in NESTED:
         return _nested_types(head).get(tail)
-    return _train_types().get(key)
-
-
-@functools.cache
-def _train_types() -> dict[str, Any]:
-    return typing.get_type_hints(IvgrTrainConfig)
+    return field_types(IvgrTrainConfig).get(key)
 
 
 @functools.cache
@@ -219,7 +202,7 @@ def _nested_types(name: str) -> dict[str, Any]:
     from ivgr.judges.config import JudgeConfig
     from ivgr.rewards.config import ScorerConfig
 
-    return typing.get_type_hints({"scorer": ScorerConfig, "judge": JudgeConfig}[name])
+    return field_types({"scorer": ScorerConfig, "judge": JudgeConfig}[name])
 
 
 def coerce_recipe(values: dict[str, Any], *, source: str) -> dict[str, Any]:
@@ -234,44 +217,13 @@ def coerce_recipe(values: dict[str, Any], *, source: str) -> dict[str, Any]:
     return out
 
 
-def read_recipe(path: str | Path) -> dict[str, Any]:
-    """Load a recipe YAML as a mapping (ConfigError naming the file otherwise)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: recipe file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML ({getattr(err, 'problem', err)})") from err
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a recipe must be a mapping of keys to values")
-    return data
-
-
-def merge_overrides(recipe: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Apply overrides (dotted keys go into the nested scorer/judge mappings)."""
-    merged = {k: (dict(v) if k in NESTED and isinstance(v, dict) else v) for k, v in recipe.items()}
-    for key, value in overrides.items():
-        head, dot, tail = key.partition(".")
-        if dot and head in NESTED:
-            merged.setdefault(head, {})
-            merged[head][tail] = value
-        else:
-            merged[key] = value
-    return merged
-
-
 def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_data: bool = True) -> IvgrTrainConfig:
     """Validate keys, then build the config. `source` names the file in error messages."""
-    known = [f.name for f in dataclasses.fields(IvgrTrainConfig) if f.init]
-    for key in values:
-        if key not in known:
-            raise ConfigError(_unknown_key_message(key, known, where=f"{source}: "))
+    check_keys(values, field_types(IvgrTrainConfig), where=source, see=SEE_KEYS)
     for name in NESTED:
         if name in values and not isinstance(values[name], dict):
             raise ConfigError(f"{source}: key '{name}' must be a mapping of {name} settings")
+        check_keys(values.get(name, {}), _nested_types(name), where=source, prefix=f"{name}.")
     if not values.get("data_path"):
         raise ConfigError(f"{source}: key 'data_path' is required (a prepared dataset dir from `ivgr data prepare`)")
     if not values.get("model_path"):
@@ -304,9 +256,18 @@ def config_from_dict(values: dict[str, Any], *, source: str = "recipe", check_da
 
 def load_config(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> tuple[IvgrTrainConfig, dict]:
     """Recipe + overrides -> (config, resolved raw mapping to save beside checkpoints)."""
-    recipe = read_recipe(path)
-    extra = parse_overrides(overrides, field_type) if isinstance(overrides, list) else dict(overrides or {})
-    resolved = merge_overrides(recipe, extra)
+    recipe = read_yaml(path)
+    if isinstance(overrides, list):
+        extra = parse_overrides(overrides, field_type)
+        for key in extra:
+            head, dot, tail = key.partition(".")
+            if dot and head in NESTED:
+                check_keys([tail], _nested_types(head), where="the command line", prefix=f"{head}.")
+            else:
+                check_keys([key], field_types(IvgrTrainConfig), where="the command line", see=SEE_KEYS)
+    else:
+        extra = dict(overrides or {})
+    resolved = merge(recipe, extra, NESTED)
     return config_from_dict(resolved, source=str(path)), resolved
 
 
@@ -316,6 +277,4 @@ __all__ = [
     "config_from_dict",
     "load_config",
     "field_type",
-    "merge_overrides",
-    "read_recipe",
 ]

@@ -261,8 +261,8 @@ def _prepare_data(cfg: SFTConfig, *, write: bool) -> tuple[Path, Path | None]:
 
     Only the process with `write=True` generates; the others get the same paths.
     """
-    if cfg.train_file is not None:
-        return Path(cfg.train_file), Path(cfg.image_dir) if cfg.image_dir else None
+    if cfg.data_path is not None:
+        return Path(cfg.data_path), Path(cfg.image_dir) if cfg.image_dir else None
     data_dir = Path(cfg.output_dir) / "data"
     jsonl = data_dir / "sft.jsonl"
     if write:
@@ -276,23 +276,20 @@ def _prepare_data(cfg: SFTConfig, *, write: bool) -> tuple[Path, Path | None]:
 
 
 def _model_path(cfg: SFTConfig, *, write: bool) -> Path:
-    """The checkpoint to start from; builds the tiny model for model_name_or_path=tiny (if `write`)."""
-    if cfg.model_name_or_path != TINY_MODEL:
-        return Path(cfg.model_name_or_path)
+    """The checkpoint to start from; builds the tiny model for model_path=tiny (if `write`)."""
+    if cfg.model_path != TINY_MODEL:
+        return Path(cfg.model_path)
     path = Path(cfg.output_dir) / "base-model"
     if not write:
         return path
     from ivgr.models.tiny import build_tiny_model
 
     knobs = dict(cfg.tiny_model)
-    if cfg.train_file is None and "vocab_extra" not in knobs:
+    if cfg.data_path is None and "vocab_extra" not in knobs:
         from ivgr.data.synthetic import world_vocabulary
 
         knobs["vocab_extra"] = world_vocabulary()  # the synthetic world's words merge into tokens
-    try:
-        return build_tiny_model(path, seed=cfg.seed, **knobs)
-    except TypeError as err:
-        raise ConfigError(f"tiny_model: {err}") from None
+    return build_tiny_model(path, seed=cfg.seed, **knobs)  # a misspelt knob: one ConfigError line naming it
 
 
 def _freeze_vision(model) -> int:
@@ -369,7 +366,7 @@ def _inference_record(examples: list[SFTExample], processor, model_config):
 # and hyper-parameters are unknown (docs/method.md#sft-cold-start; their data is LLaMA-Factory format). The
 # defaults are ordinary VLM SFT values; options learning_rate, num_train_epochs, max_length, ...
 def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
-    """Cold-start SFT of `cfg.model_name_or_path` on `cfg.train_file`; returns OUTPUT_DIR/final.
+    """Cold-start SFT of `cfg.model_path` on `cfg.data_path`; returns OUTPUT_DIR/final.
 
     Loss: token-mean cross-entropy over completion tokens (incl. the closing <|im_end|>), with the
     <answer> / <box> spans weighted when `answer_loss_weight` / `box_loss_weight` differ from 1.

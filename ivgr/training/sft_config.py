@@ -3,6 +3,9 @@
 Pure python (no torch/transformers at import) so `ivgr sft --help` and config errors are fast.
 Recipes list only the keys they change; every key is a field below with its help text. Any
 Hugging Face `TrainingArguments` key that is not a field here goes under `trainer_args:`.
+The recipe is read by `ivgr.recipes`, the loader `ivgr train` uses (same overrides, same errors),
+and the keys the two share have the same names: `model_path`, `data_path` (the old names
+`model_name_or_path` and `train_file` still work, with a one-line warning).
 
 docs/method.md#sft-cold-start: the authors' SFT hyper-parameters (lr, epochs, framework) were not recoverable;
 the defaults here are ordinary full-model VLM SFT values, not theirs.
@@ -11,17 +14,21 @@ the defaults here are ordinary full-model VLM SFT values, not theirs.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import typing
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ivgr.errors import ConfigError
-from ivgr.overrides import coerce_value, parse_overrides
+from ivgr.recipes import check_keys, coerce_mapping, field_types, parse_overrides, read_yaml
+
+logger = logging.getLogger(__name__)
 
 STREAMS = ("grounded", "textual", "single")
-TINY_MODEL = "tiny"  # model_name_or_path value that builds a tiny random-weight model
+TINY_MODEL = "tiny"  # model_path value that builds a tiny random-weight model
+# Old key -> the name `ivgr train` uses for the same thing; the old names keep working (with a warning).
+RENAMED = {"model_name_or_path": "model_path", "train_file": "data_path"}
+SEE_KEYS = "`ivgr sft --help-config` (other HF TrainingArguments go under trainer_args:)"
 
 
 @dataclass
@@ -29,11 +36,11 @@ class SFTConfig:
     """Everything `run_sft` needs. Field docs double as `ivgr sft --help-config` text."""
 
     # --- model ---------------------------------------------------------------------------
-    model_name_or_path: str = field(default="", metadata={
+    model_path: str = field(default="", metadata={
         "help": "Local checkpoint directory to fine-tune, or 'tiny' to build a random-weight tiny "
-                "Qwen2.5-VL (tests, demo)."})
+                "Qwen2.5-VL (tests, demo). Old name: model_name_or_path."})
     tiny_model: dict[str, Any] = field(default_factory=dict, metadata={
-        "help": "Size knobs for model_name_or_path=tiny (TinyModelSpec fields: hidden_size, layers, ...)."})
+        "help": "Size knobs for model_path=tiny (TinyModelSpec fields: hidden_size, layers, ...)."})
     dtype: str = field(default="auto", metadata={"help": "Weights dtype: auto | float32 | bfloat16 | float16."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow custom model code (off by default)."})
     freeze_vision_tower: bool = field(default=False, metadata={
@@ -43,8 +50,9 @@ class SFTConfig:
     max_pixels: int | None = field(default=None, metadata={"help": "Processor max pixels (None: checkpoint's)."})
 
     # --- data ----------------------------------------------------------------------------
-    train_file: str | None = field(default=None, metadata={
-        "help": "SFT JSONL (docs/CONTRACTS.md): sample_id, stream, image, prompt, completion per line."})
+    data_path: str | None = field(default=None, metadata={
+        "help": "SFT JSONL (docs/CONTRACTS.md): sample_id, stream, image, prompt, completion per line. "
+                "Old name: train_file."})
     image_dir: str | None = field(default=None, metadata={
         "help": "Base directory of relative image paths (default: the JSONL file's directory)."})
     streams: list[str] = field(default_factory=lambda: list(STREAMS), metadata={
@@ -54,7 +62,7 @@ class SFTConfig:
         "help": "Max tokens per example (prompt incl. image tokens + completion). Completions are cut "
                 "to fit; a prompt that alone is longer is a DataError (lower max_pixels)."})
     synthetic_scenes: int = field(default=0, metadata={
-        "help": "If > 0 and train_file is unset, generate this many synthetic scenes "
+        "help": "If > 0 and data_path is unset, generate this many synthetic scenes "
                 "(ivgr.data.synthetic) and their cold-start CoTs under output_dir/data."})
     synthetic_textual_fraction: float = field(default=0.1, metadata={
         "help": "Share of synthetic scenes that also get a textual CoT (docs/method.md#sft-cold-start: 3K of 35K)."})
@@ -91,19 +99,19 @@ class SFTConfig:
         "help": "Extra Hugging Face TrainingArguments, passed through verbatim."})
 
     def __post_init__(self) -> None:
-        if not self.model_name_or_path:
-            raise ConfigError("model_name_or_path is required (a local checkpoint directory, or 'tiny')")
-        if self.model_name_or_path != TINY_MODEL and not Path(self.model_name_or_path).expanduser().is_dir():
-            raise ConfigError(f"model_name_or_path {self.model_name_or_path} is not a directory; pass a local "
+        if not self.model_path:
+            raise ConfigError("model_path is required (a local checkpoint directory, or 'tiny')")
+        if self.model_path != TINY_MODEL and not Path(self.model_path).expanduser().is_dir():
+            raise ConfigError(f"model_path {self.model_path} is not a directory; pass a local "
                               "checkpoint (ivgr never downloads) or 'tiny'")
         bad = [s for s in self.streams if s not in STREAMS]
         if bad or not self.streams:
             raise ConfigError(f"streams must be a non-empty subset of {list(STREAMS)}, got {self.streams}")
-        if self.train_file is None and self.synthetic_scenes <= 0:
-            raise ConfigError("set train_file (an SFT JSONL) or synthetic_scenes > 0")
-        if self.train_file is not None and not Path(self.train_file).expanduser().is_file():
-            raise ConfigError(f"train_file {self.train_file} does not exist; write it with `ivgr data sft-build` "
-                              "or point train_file at an SFT JSONL")
+        if self.data_path is None and self.synthetic_scenes <= 0:
+            raise ConfigError("set data_path (an SFT JSONL) or synthetic_scenes > 0")
+        if self.data_path is not None and not Path(self.data_path).expanduser().is_file():
+            raise ConfigError(f"data_path {self.data_path} does not exist; write it with `ivgr data sft-build` "
+                              "or point data_path at an SFT JSONL")
         if self.image_dir is not None and not Path(self.image_dir).expanduser().is_dir():
             raise ConfigError(f"image_dir {self.image_dir} is not a directory")
         for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length"):
@@ -129,56 +137,36 @@ class SFTConfig:
 
 
 # ----------------------------------------------------------------------------- parsing
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(SFTConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(SFTConfig)}
-
-
-def _unknown_key_error(key: str, where: str) -> ConfigError:
-    names = [f.name for f in dataclasses.fields(SFTConfig)]
-    close = difflib.get_close_matches(key, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ConfigError(f"{where}: unknown key {key!r}.{hint} Known keys: `ivgr sft --help-config`; "
-                       "other HF TrainingArguments go under trainer_args:")
+def _renamed(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """`values` with the old key names (model_name_or_path, train_file) moved to the new ones, with a warning."""
+    out = dict(values)
+    for old, new in RENAMED.items():
+        if old in out:
+            if new in out:
+                raise ConfigError(f"{where}: give {new} only ({old} is its old name)")
+            logger.warning("%s: key '%s' is now '%s' (as in `ivgr train`); the old name still works", where, old, new)
+            out[new] = out.pop(old)
+    return out
 
 
 def load_sft_config(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None) -> SFTConfig:
     """Read a YAML recipe, apply overrides, and return a validated `SFTConfig`.
 
-    Relative paths in the recipe (train_file, image_dir, output_dir, deepspeed) stay relative to the
+    Relative paths in the recipe (data_path, image_dir, output_dir, deepspeed) stay relative to the
     working directory, as in HF/TRL recipes.
     """
-    import yaml
-
-    data: dict[str, Any] = {}
-    where = "overrides"
-    if path is not None:
-        p = Path(path)
-        where = str(p)
-        if not p.is_file():
-            raise ConfigError(f"recipe {p} does not exist")
-        try:
-            loaded = yaml.safe_load(p.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            line = f" line {mark.line + 1}" if mark is not None else ""
-            raise ConfigError(f"{p}{line}: invalid YAML ({getattr(err, 'problem', err)})") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p}: a recipe must be a mapping of key: value")
-        data.update(loaded)
-    types = _field_types()
+    types = field_types(SFTConfig)
+    where = str(path) if path is not None else "the SFT settings"
+    values = coerce_mapping(_renamed(read_yaml(path) if path is not None else {}, where), types, where=where,
+                            see=SEE_KEYS)
     if isinstance(overrides, list):
-        overrides = parse_overrides(overrides, types)  # the same parser as `ivgr train`
-    known = set(types)
-    checked: dict[str, Any] = {}
-    for source, mapping in ((where, data), ("override", overrides or {})):
-        for key, value in mapping.items():
-            if key not in known:
-                raise _unknown_key_error(key, source)
-            checked[key] = coerce_value(key, value, types[key], where=source)
-    return SFTConfig(**checked)
+        overrides = parse_overrides(overrides, lambda key: types.get(RENAMED.get(key, key)))
+    values.update(coerce_mapping(_renamed(overrides or {}, "the command line"), types, where="the command line",
+                                 see=SEE_KEYS))
+    from ivgr.models.tiny import knob_types
+
+    check_keys(values.get("tiny_model") or {}, knob_types(), where=where, prefix="tiny_model.")
+    return SFTConfig(**values)
 
 
 def config_help() -> str:
@@ -190,4 +178,4 @@ def config_help() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["SFTConfig", "load_sft_config", "config_help", "STREAMS", "TINY_MODEL"]
+__all__ = ["SFTConfig", "load_sft_config", "config_help", "RENAMED", "STREAMS", "TINY_MODEL"]

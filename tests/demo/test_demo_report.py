@@ -49,11 +49,10 @@ def test_answer_normalisation_ignores_case_and_punctuation():
     assert normalise_answer(None) == "" != normalise_answer("blue")
 
 
-def test_recipe_file_matches_the_built_in_defaults():
-    from pathlib import Path
+def test_shipped_yaml_is_the_built_in_defaults():
+    from ivgr.demo import DEFAULTS
 
-    recipe = Path(__file__).resolve().parents[2] / "recipes" / "demo.yaml"
-    assert load_settings(recipe) == load_settings(None) == DemoSettings()
+    assert load_settings(DEFAULTS) == load_settings(None) == DemoSettings()
 
 
 def test_full_runs_every_ablation_and_seed_overrides():
@@ -68,7 +67,7 @@ def test_unknown_demo_setting_is_one_clear_config_error(tmp_path):
 
     bad = tmp_path / "demo.yaml"
     bad.write_text("sft_scene: 10\n")
-    with pytest.raises(ConfigError, match="sft_scene.*known"):
+    with pytest.raises(ConfigError, match="unknown key 'sft_scene'; did you mean 'sft_scenes'"):
         load_settings(bad)
     with pytest.raises(ConfigError, match="variants"):
         DemoSettings(variants=["no_consistency"])

@@ -42,7 +42,7 @@ def compact_run(tmp_path_factory) -> Path:
                      "prompt": stream_prompt("grounded", QUESTION, style="compact"),
                      "completion": f"<think>the square <box>[0,0,56,56]</box> is {name} .</think><answer>{name}</answer>"})
     (root / "sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = SFTConfig(model_name_or_path=str(base), train_file=str(root / "sft.jsonl"), output_dir=str(root / "run"),
+    cfg = SFTConfig(model_path=str(base), data_path=str(root / "sft.jsonl"), output_dir=str(root / "run"),
                     max_steps=20, per_device_train_batch_size=3, learning_rate=3e-3, warmup_ratio=0.0,
                     lr_scheduler_type="constant", report_to=["none"], save_steps=10, save_total_limit=None)
     run_sft(cfg)

@@ -99,7 +99,7 @@ def test_size_knobs_shape_the_model_and_bad_knobs_fail_clearly(tmp_path):
     assert cfg["vision_config"]["depth"] == 1 and cfg["vision_config"]["out_hidden_size"] == 64
     with pytest.raises(ConfigError, match="hidden_size"):
         build_tiny_model(tmp_path / "bad", hidden_size=66)
-    with pytest.raises(ConfigError, match="known knobs"):
+    with pytest.raises(ConfigError, match="unknown key 'hiden_size'; did you mean 'hidden_size'"):
         build_tiny_model(tmp_path / "bad2", hiden_size=64)
     with pytest.raises(ConfigError, match="rope_theta"):
         build_tiny_model(tmp_path / "bad3", rope_theta=0.5)

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _recipe(tmp_path: Path, **keys) -> Path:
     data = tmp_path / "sft.jsonl"
     data.write_text("")
-    body = {"model_name_or_path": "tiny", "train_file": str(data), **keys}
+    body = {"model_path": "tiny", "data_path": str(data), **keys}
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(body))
     return path
@@ -41,7 +41,7 @@ def test_override_beats_recipe_and_list_values_split_on_commas(tmp_path):
 
 
 def test_unknown_key_suggests_the_close_field_name(tmp_path):
-    with pytest.raises(ConfigError, match="unknown key 'lerning_rate'. Did you mean 'learning_rate'"):
+    with pytest.raises(ConfigError, match="recipe.yaml: unknown key 'lerning_rate'; did you mean 'learning_rate'\\?"):
         load_sft_config(_recipe(tmp_path, lerning_rate=1e-5))
 
 
@@ -50,40 +50,40 @@ def test_wrong_type_names_the_key(tmp_path):
         load_sft_config(_recipe(tmp_path), ["max_steps=soon"])
 
 
-def test_missing_train_file_is_a_config_error_naming_it(tmp_path):
+def test_missing_data_file_is_a_config_error_naming_it(tmp_path):
     with pytest.raises(ConfigError, match="nope.jsonl does not exist"):
-        load_sft_config(_recipe(tmp_path), [f"train_file={tmp_path / 'nope.jsonl'}"])
+        load_sft_config(_recipe(tmp_path), [f"data_path={tmp_path / 'nope.jsonl'}"])
 
 
 def test_unknown_stream_and_missing_model_are_rejected(tmp_path):
     with pytest.raises(ConfigError, match="streams"):
         load_sft_config(_recipe(tmp_path), ["streams=visual"])
-    with pytest.raises(ConfigError, match="model_name_or_path is required"):
+    with pytest.raises(ConfigError, match="model_path is required"):
         SFTConfig(synthetic_scenes=4)
     with pytest.raises(ConfigError, match="never downloads"):
-        SFTConfig(model_name_or_path="Qwen/Qwen2.5-VL-7B-Instruct", synthetic_scenes=4)
+        SFTConfig(model_path="Qwen/Qwen2.5-VL-7B-Instruct", synthetic_scenes=4)
 
 
 def test_invalid_yaml_reports_the_line(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text("model_name_or_path: tiny\nmax_steps: [1,\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml line \d+: invalid YAML"):
+    path.write_text("model_path: tiny\nmax_steps: [1,\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml:\d+: invalid YAML"):
         load_sft_config(path)
 
 
 def test_shipped_recipes_use_only_known_keys(tmp_path):
     tiny = load_sft_config(REPO / "recipes/sft_tiny_cpu.yaml")
-    assert tiny.model_name_or_path == "tiny" and tiny.synthetic_scenes > 0
+    assert tiny.model_path == "tiny" and tiny.synthetic_scenes > 0
     data = tmp_path / "sft.jsonl"
     data.write_text("")
-    big = load_sft_config(REPO / "recipes/sft_qwen2_5_vl_7b.yaml", [f"train_file={data}",
-                                                                   f"model_name_or_path={tmp_path}"])
+    big = load_sft_config(REPO / "recipes/sft_qwen2_5_vl_7b.yaml", [f"data_path={data}",
+                                                                   f"model_path={tmp_path}"])
     assert big.bf16 and big.gradient_checkpointing and big.max_pixels == 3211264
 
 
 @pytest.mark.parametrize(
     ("override", "expected"),
-    [("lerning_rate=1", "unknown key 'lerning_rate'"), ("train_file=/no/such/sft.jsonl", "does not exist")],
+    [("lerning_rate=1", "unknown key 'lerning_rate'"), ("data_path=/no/such/sft.jsonl", "does not exist")],
 )
 def test_cli_bad_config_fails_in_one_clear_line(tmp_path, override, expected):
     res = subprocess.run(

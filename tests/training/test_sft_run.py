@@ -144,7 +144,7 @@ def test_missing_image_is_a_data_error_naming_the_file(tmp_path):
 @pytest.mark.slow
 def test_sft_lowers_loss_changes_weights_and_saves_a_loadable_checkpoint(tmp_path, sft_model_dir):
     train_file = _write_examples(tmp_path / "data")
-    cfg = SFTConfig(model_name_or_path=str(sft_model_dir), train_file=str(train_file), output_dir=str(tmp_path / "run"),
+    cfg = SFTConfig(model_path=str(sft_model_dir), data_path=str(train_file), output_dir=str(tmp_path / "run"),
                     max_steps=16, per_device_train_batch_size=4, learning_rate=3e-3, warmup_ratio=0.0,
                     lr_scheduler_type="constant", report_to=["none"], streams=["grounded", "textual"])
     final = run_sft(cfg)
@@ -168,7 +168,7 @@ def test_sft_lowers_loss_changes_weights_and_saves_a_loadable_checkpoint(tmp_pat
 
 @pytest.mark.slow
 def test_sft_with_weighted_answer_and_box_spans_trains_and_saves(tmp_path, sft_model_dir):
-    cfg = SFTConfig(model_name_or_path=str(sft_model_dir), train_file=str(_write_examples(tmp_path / "data")),
+    cfg = SFTConfig(model_path=str(sft_model_dir), data_path=str(_write_examples(tmp_path / "data")),
                     output_dir=str(tmp_path / "run"), max_steps=8, per_device_train_batch_size=4, learning_rate=3e-3,
                     warmup_ratio=0.0, lr_scheduler_type="constant", report_to=[], answer_loss_weight=5.0,
                     box_loss_weight=0.5, gradient_accumulation_steps=2)
@@ -180,7 +180,7 @@ def test_sft_with_weighted_answer_and_box_spans_trains_and_saves(tmp_path, sft_m
 
 @pytest.mark.slow
 def test_freezing_the_vision_tower_trains_only_the_language_side(tmp_path, sft_model_dir):
-    cfg = SFTConfig(model_name_or_path=str(sft_model_dir), train_file=str(_write_examples(tmp_path / "data")),
+    cfg = SFTConfig(model_path=str(sft_model_dir), data_path=str(_write_examples(tmp_path / "data")),
                     output_dir=str(tmp_path / "run"), max_steps=2, learning_rate=1e-3, report_to=[],
                     freeze_vision_tower=True, save_steps=1, save_total_limit=1)
     after = load_file(run_sft(cfg) / "model.safetensors")

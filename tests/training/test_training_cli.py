@@ -40,11 +40,11 @@ def _recipe(tmp_path: Path, **changes) -> Path:
 @pytest.mark.parametrize(
     ("changes", "overrides", "expected"),
     [
-        ({"lerning_rate": 1e-6}, [], "unknown key 'lerning_rate'; did you mean learning_rate"),
-        ({}, ["max_stepz=3"], "unknown key 'max_stepz'; did you mean max_steps"),
+        ({"lerning_rate": 1e-6}, [], "unknown key 'lerning_rate'; did you mean 'learning_rate'?"),
+        ({}, ["max_stepz=3"], "the command line: unknown key 'max_stepz'; did you mean 'max_steps'?"),
         ({"per_device_train_batch_size": 6}, [], "must be a multiple of 2 × num_generations = 4"),
         ({"data_path": "/nonexistent/prepared"}, [], "key 'data_path': /nonexistent/prepared/samples.jsonl not found"),
-        ({}, ["judge.kinds=rules"], "unknown key 'judge.kinds'"),
+        ({}, ["judge.kinds=rules"], "the command line: unknown key 'judge.kinds'; did you mean 'judge.kind'?"),
     ],
 )
 def test_bad_recipe_fails_with_exit_1_and_one_line(tmp_path, monkeypatch, capsys, changes, overrides, expected):
@@ -54,7 +54,7 @@ def test_bad_recipe_fails_with_exit_1_and_one_line(tmp_path, monkeypatch, capsys
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("ivgr: error:") and expected in lines[0]
-    assert str(recipe) in lines[0]  # names the file
+    assert (str(recipe) if not overrides else "the command line") in lines[0]  # names where the mistake is
     assert not (tmp_path / "run").exists()  # failed before any work
 
 

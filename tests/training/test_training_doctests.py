@@ -10,8 +10,8 @@ import pytest
 
 @pytest.mark.parametrize(
     "name",
-    ["ivgr.training.sampler", "ivgr.training.config", "ivgr.training.callbacks", "ivgr.training.rewards", "ivgr.overrides",
-     "ivgr.training.generation", "ivgr.models.tokens"],
+    ["ivgr.training.sampler", "ivgr.training.config", "ivgr.training.callbacks", "ivgr.training.rewards", "ivgr.recipes",
+     "ivgr.models.tokens"],
 )
 def test_docstring_examples_hold(name):
     result = doctest.testmod(importlib.import_module(name))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from ivgr.overrides import parse_overrides
-from ivgr.training.config import config_from_dict, field_type, read_recipe
+from ivgr.recipes import parse_overrides
+from ivgr.recipes import read_yaml as read_recipe
+from ivgr.training.config import config_from_dict, field_type
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
