@@ -62,14 +62,7 @@ def register(app: typer.Typer) -> None:
         limits = UploadLimits(max_upload_mb=max_upload_mb)
         run_dir = open_run(run) if run is not None else None  # a bad --run fails before the model loads
         imported = time.perf_counter()
-        from safetensors import SafetensorError
-
-        from ivgr.errors import ModelError
-
-        try:
-            engine = InferenceEngine(model, backend=backend, max_new_tokens=max_new_tokens, batch_size=1)
-        except SafetensorError as err:  # a truncated or corrupt weights file (the loader lets it through)
-            raise ModelError(f"{model}: the weights cannot be read ({err})") from None
+        engine = InferenceEngine(model, backend=backend, max_new_tokens=max_new_tokens, batch_size=1)
         loaded = time.perf_counter()
         page = build_app(Inspector(engine, limits=limits, run=run_dir))
         built = time.perf_counter()

@@ -14,6 +14,18 @@ from ivgr.errors import ConfigError, ModelError
 log = logging.getLogger(__name__)
 
 
+def blocked_vision_tokens(config: Any, *, use_vllm: bool, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Generation kwargs that forbid the model's vision placeholder tokens (image/video pad, vision start/end).
+
+    The policy was trained on rollouts that never sample them (`block_vision_tokens`), so inference
+    does not either: a sampled placeholder is decoded away as a special token and would leave a
+    hole in the reasoning. HF generate gets `suppress_tokens` (merged with `kwargs`), vLLM `logit_bias`.
+    """
+    from ivgr.models.tokens import block_tokens, vision_placeholder_ids
+
+    return block_tokens(kwargs, vision_placeholder_ids(config), use_vllm=use_vllm)
+
+
 class HFBackend:
     """Batched `model.generate` with left padding; greedy unless temperature > 0."""
 
@@ -36,6 +48,8 @@ class HFBackend:
         self.min_pixels, self.max_pixels = pixel_limits(self.processor)
         self.factor = resize_factor(self.processor)
         self.config = self.model.config
+        own = self.model.generation_config.suppress_tokens
+        self.block = blocked_vision_tokens(self.config, use_vllm=False, kwargs={"suppress_tokens": own} if own else None)
 
     def generate(self, batch: list[tuple[str, list[Any]]], *, max_new_tokens: int, temperature: float) -> list[str]:
         import torch
@@ -48,7 +62,7 @@ class HFBackend:
         images = [img for _, imgs in batch for img in imgs]
         enc = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
         enc = enc.to(self.device)
-        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": temperature > 0}
+        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": temperature > 0, **self.block}
         if temperature > 0:
             kwargs["temperature"] = temperature
         with torch.inference_mode():
@@ -84,6 +98,7 @@ class VLLMBackend:
         from transformers import AutoConfig
 
         self.config = AutoConfig.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        self.block = blocked_vision_tokens(self.config, use_vllm=True)
 
     def generate(self, batch: list[tuple[str, list[Any]]], *, max_new_tokens: int, temperature: float) -> list[str]:
         from vllm import SamplingParams
@@ -95,6 +110,6 @@ class VLLMBackend:
             prompt = self.processor.apply_chat_template(chat_messages(text, n_images=len(imgs)),
                                                         add_generation_prompt=True, tokenize=False)
             inputs.append({"prompt": prompt, "multi_modal_data": {"image": imgs if len(imgs) != 1 else imgs[0]}})
-        params = SamplingParams(temperature=temperature, max_tokens=max_new_tokens)
+        params = SamplingParams(temperature=temperature, max_tokens=max_new_tokens, **self.block)
         outs = self.llm.generate(inputs, params, use_tqdm=False)
         return [o.outputs[0].text for o in outs]

@@ -161,11 +161,14 @@ def load_model_and_processor(path: str | Path, *, dtype: Any = "auto", device: A
     """
     p = _check_checkpoint(path)
     torch_dtype = _resolve_dtype(dtype)
+    from safetensors import SafetensorError
     from transformers import AutoModelForImageTextToText
 
     try:
         model = AutoModelForImageTextToText.from_pretrained(p, dtype=torch_dtype,
                                                             trust_remote_code=trust_remote_code)
+    except SafetensorError as err:  # a truncated or corrupt weights file: every command gets one line
+        raise ModelError(f"{p}: the weights cannot be read ({err}); is the checkpoint copy complete?") from None
     except (OSError, ValueError, KeyError) as err:
         raise ModelError(f"{p}: cannot load the model ({type(err).__name__}: {err}); is it an image-text "
                          "checkpoint? Custom architectures need trust_remote_code=True") from None

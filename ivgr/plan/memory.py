@@ -39,6 +39,8 @@ class RecipeSettings:
     max_completion_length: int = 512
     max_pixels: int | None = None
     model_dtype: str = "auto"  # ivgr: weights dtype at load; auto = the checkpoint's (bf16 for Qwen-VL)
+    bf16_master: str = "kahan"  # ivgr: what keeps a bf16 model's small updates without ZeRO/FSDP masters
+    optim: str = "adamw_torch_fused"  # TRL; bf16_master replaces only plain AdamW (ivgr.training.optim)
     beta: float = 0.0  # > 0 keeps a reference model
     activation_checkpointing: bool = True  # ivgr maps TRL's gradient_checkpointing (default on)
     freeze_vision_tower: bool = False
@@ -67,6 +69,8 @@ class RecipeSettings:
             values["activation_checkpointing"] = recipe["gradient_checkpointing"]
         if "streams" in values:
             values["streams"] = tuple(values["streams"])
+        if values.get("bf16_master") is False:  # YAML 1.1 reads a bare `off` as false
+            values["bf16_master"] = "off"
         judge = recipe.get("judge") or {}
         if not isinstance(judge, dict):
             raise ConfigError(f"{source}: key 'judge' must be a mapping of judge settings")
@@ -87,6 +91,8 @@ class RecipeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.bf16_master not in ("kahan", "fp32", "off"):
+            raise ValueError(f"bf16_master must be one of kahan, fp32, off, got {self.bf16_master!r}")
         if not 0.0 < float(self.vllm_gpu_memory_utilization) <= 1.0:
             raise ValueError(f"vllm_gpu_memory_utilization must be in (0, 1], got {self.vllm_gpu_memory_utilization}")
 
@@ -196,10 +202,15 @@ def _state_bytes(engine: str, shape: ModelShape, settings: RecipeSettings, *, pa
     n, frozen, unit = gpus, parameters - trainable, _largest_unit(shape)
     with_ref = settings.beta > 0
     if engine == "ddp":
-        # Plain PyTorch (one GPU or DDP): a full replica in the load dtype; AdamW's m, v in that
-        # dtype too, so bf16 weights keep no fp32 master copy.
+        # Plain PyTorch (one GPU or DDP): a full replica in the load dtype. On bf16 weights the trainer
+        # keeps small updates (ivgr.training.optim): `kahan` adds a bf16 compensation buffer to AdamW's
+        # bf16 m, v (6 B per trained parameter); `fp32` upcasts the whole model, so weights, gradients
+        # and m, v are fp32; `off` (or another optim) keeps m, v in bf16 and no master copy.
         b = 4 if settings.model_dtype == "float32" else 2
-        return {"weights": b * parameters, "gradients": b * trainable, "optimizer": 2 * b * trainable,
+        master = settings.bf16_master if b == 2 and settings.optim in ("adamw_torch", "adamw_torch_fused") else "off"
+        w = 4 if master == "fp32" else b
+        states = 3 if master == "kahan" else 2
+        return {"weights": w * parameters, "gradients": w * trainable, "optimizer": states * w * trainable,
                 "reference": b * parameters if with_ref else 0.0, "reference_phase": 0.0}
     if engine == "zero3":
         # DeepSpeed ZeRO-3, bf16: bf16 weights and gradients sharded; fp32 master + Adam m, v sharded;

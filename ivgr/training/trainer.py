@@ -247,8 +247,7 @@ def block_vision_tokens(args: Any, model: Any) -> None:
     # verl/workers/rollout/vllm_rollout_spmd.py); option block_vision_tokens.
     if args is None or not getattr(args, "block_vision_tokens", False) or model is None:
         return
-    from ivgr.models.tokens import vision_placeholder_ids
-    from ivgr.training.generation import block_tokens
+    from ivgr.models.tokens import block_tokens, vision_placeholder_ids
 
     if isinstance(model, (str, Path)):
         from transformers import AutoConfig

@@ -147,3 +147,32 @@ def test_plan_help_shows_examples():
     proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "plan", "--help"], capture_output=True, text=True,
                           check=True)
     assert "Examples:" in proc.stdout and "--gpu-memory-gib" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("lines", "weight_bytes", "optimizer_bytes"),
+    [
+        ("", 2, 6),  # default bf16_master: kahan = AdamW m, v + Kahan compensation, all bf16
+        ("bf16_master: kahan\noptim: adamw_torch_fused\n", 2, 6),
+        ("bf16_master: fp32\n", 4, 8),  # the whole model upcast: fp32 weights, gradients, m, v
+        ("bf16_master: off\n", 2, 4),
+        ("optim: adafactor\n", 2, 4),  # another optimizer is kept: Kahan does not apply
+        ("model_dtype: float32\n", 4, 8),
+    ],
+)
+def test_one_gpu_optimizer_states_follow_the_trainers_bf16_master(tmp_path, lines, weight_bytes, optimizer_bytes):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("per_device_train_batch_size: 1\n" + lines)
+    p = make_plan("qwen2.5-vl-3b", gpus=1, gpu_memory_gib=141, recipe=recipe, engine="ddp")
+    gib = p["per_gpu_gib"]
+    psi = p["parameters"] / 2**30
+    assert gib["optimizer"] == pytest.approx(optimizer_bytes * psi, rel=1e-3)
+    assert gib["weights"] == pytest.approx(weight_bytes * psi, rel=1e-3)
+    assert gib["gradients"] == pytest.approx(weight_bytes * psi, rel=1e-3)
+
+
+def test_an_unknown_bf16_master_in_a_recipe_is_one_config_error(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("bf16_master: fp16\n")
+    with pytest.raises(ConfigError, match="bf16_master must be one of kahan, fp32, off, got 'fp16'"):
+        read_recipe_settings(recipe)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivgr.training.generation import BLOCK_LOGIT_BIAS, block_tokens
+from ivgr.models.tokens import BLOCK_LOGIT_BIAS, block_tokens
 
 PLACEHOLDERS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
 
