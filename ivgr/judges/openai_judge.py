@@ -72,6 +72,11 @@ _RULES_POOL: concurrent.futures.ThreadPoolExecutor | None = None
 _RULES_POOL_LOCK = threading.Lock()
 
 
+@functools.lru_cache(maxsize=4096)  # a step repeats each reference for every rollout of its question
+def _may_use_math_verify(reference: str) -> bool:
+    return parse_number(reference) is not None or _MATH_REFERENCE.search(reference) is not None
+
+
 def _rules_pool() -> concurrent.futures.ThreadPoolExecutor:
     """One worker thread for math decisions, shared by every judge and loop of the process."""
     global _RULES_POOL
@@ -282,7 +287,7 @@ class OpenAIJudge(SyncJudgeMixin):
         comparisons still run one at a time, as they did on the loop: same verdicts.
         """
         decide = functools.partial(self.rules.accuracy_decision, question=question, answer=answer, reference=reference)
-        if parse_number(reference) is None and not _MATH_REFERENCE.search(reference):
+        if not _may_use_math_verify(reference):
             return decide()  # letters, yes/no, free text: microseconds, no thread hop
         return await asyncio.get_running_loop().run_in_executor(_rules_pool(), decide)
 

@@ -32,12 +32,14 @@ import logging
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ivgr.errors import JudgeError
 from ivgr.judges.config import ENV_BASE_URL, ENV_CONSISTENCY_BASE_URL, ENV_CONSISTENCY_MODEL, ENV_MODEL, JudgeConfig
+from ivgr.judges.http import proxy_for
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +95,14 @@ def check_judge_endpoints(config: JudgeConfig, *, transport: httpx.BaseTransport
     endpoints = judge_endpoints(config)
     if not endpoints:
         return []
+    import httpx  # here, not at the top: `ivgr score` imports this module on its critical path
+
     key = config.resolved_api_key()
     timeout = httpx.Timeout(min(config.timeout_s, MAX_READ_TIMEOUT_S), connect=CONNECT_TIMEOUT_S)
-    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client:
+    # Plain-HTTP endpoints reached directly need no TLS context; building one (the CA bundle)
+    # costs ~50 ms of CPU at `ivgr score` start-up, where the probes share the cores with the scoring.
+    tls = any(not e.url.startswith("http://") or proxy_for(e.url) for e in endpoints)
+    with httpx.Client(timeout=timeout, transport=transport, follow_redirects=False, verify=tls) as client:
 
         def probe(endpoint: Endpoint) -> JudgeError | None:
             try:
@@ -144,6 +151,8 @@ def start_preflight(config: JudgeConfig) -> concurrent.futures.Future[list[Endpo
 
 
 def _check(client: httpx.Client, endpoint: Endpoint, *, key: str, key_env: str) -> None:
+    import httpx
+
     url = shown_url(endpoint.url)
     where = f"{endpoint.role} preflight: {url}"
     body = {"model": endpoint.model, "messages": [{"role": "user", "content": PROMPT}], "temperature": 0.0}
@@ -233,6 +242,8 @@ def _names_model(content: bytes, model: str) -> bool:
 
 def served_models(client: httpx.Client, url: str, key: str) -> list[str]:
     """Model ids from `GET /models` (at most 5), or [] when the server does not list them."""
+    import httpx
+
     try:
         response = client.get(url.rstrip("/") + "/models", headers={"Authorization": f"Bearer {key}"})
     except (httpx.HTTPError, httpx.InvalidURL):
