@@ -15,6 +15,7 @@ baseline / new ratios. CPU per request is the figure that does not depend on mac
 
     .venv/bin/python bench/bench_judge_client.py                       # 10 endpoints, 100 ms, 6 000 requests
     .venv/bin/python bench/bench_judge_client.py --endpoints 1 --requests 2000
+    .venv/bin/python bench/bench_judge_client.py --bare      # ChatEndpoint alone, no judge around it
     .venv/bin/python bench/bench_judge_client.py --profile /tmp/client.prof   # cProfile of the new client
 """
 
@@ -50,6 +51,43 @@ def load_http_module(revision: str):
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+def child_bare(variant: str, urls: str, count: int, concurrency: int) -> None:
+    """The HTTP layer alone: `count` requests straight through `ChatEndpoint`, `concurrency` per endpoint."""
+    from ivgr.judges.http import ChatRequest
+    from ivgr.prompts.judge import accuracy_prompt, new_fence_token
+
+    if variant == "new":
+        from ivgr.judges.http import ChatEndpoint
+    else:
+        ChatEndpoint = load_http_module(variant).ChatEndpoint  # noqa: N806
+    request = ChatRequest("judge", 0.01)
+    prompts = [accuracy_prompt(question=f"What is on desk {i}?", answer=f"a laptop number {i}", reference="computer",
+                               token=new_fence_token(), max_chars=6000) for i in range(count)]
+    new_api = variant == "new"
+
+    async def main() -> int:
+        endpoints = [ChatEndpoint(url, api_key="EMPTY") for url in urls.split(",")]
+        slots = [asyncio.Semaphore(concurrency) for _ in endpoints]
+
+        async def one(i: int) -> None:
+            k = i % len(endpoints)
+            async with slots[k]:
+                if new_api:
+                    await endpoints[k].ask(request, prompts[i])
+                else:  # what the judge did then: a dict, json.dumps'd whole
+                    await endpoints[k].chat(request.payload(prompts[i]))
+
+        await asyncio.gather(*(one(i) for i in range(count)))
+        for endpoint in endpoints:
+            await endpoint.aclose()
+        return count
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    sent = asyncio.run(main())
+    print(json.dumps({"cpu": time.process_time() - cpu0, "wall": time.perf_counter() - wall0, "requests": sent,
+                      "errors": 0}))
 
 
 def child(variant: str, urls: str, count: int, concurrency: int, profile: str | None) -> None:
@@ -92,7 +130,8 @@ def child(variant: str, urls: str, count: int, concurrency: int, profile: str | 
 
 
 def run_child(variant: str, urls: str, args: argparse.Namespace, profile: str | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--child", variant, urls, str(args.requests), str(args.concurrency)]
+    cmd = [sys.executable, __file__, "--child-bare" if args.bare else "--child", variant, urls, str(args.requests),
+           str(args.concurrency)]
     if profile:
         cmd.append(profile)
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -110,8 +149,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, alternated (default 2)")
     parser.add_argument("--baseline", default=BASELINE, help=f"git revision of the old http.py (default {BASELINE})")
     parser.add_argument("--profile", help="write a cProfile of one run of the new client to this file")
+    parser.add_argument("--bare", action="store_true",
+                        help="the HTTP layer alone (ChatEndpoint, no judge, prompts built beforehand)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--child-bare", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_bare:
+        variant, urls, count, concurrency = args.child_bare
+        child_bare(variant, urls, int(count), int(concurrency))
+        return
     if args.child:
         variant, urls, count, concurrency, *profile = args.child
         child(variant, urls, int(count), int(concurrency), profile[0] if profile else None)
@@ -130,7 +176,7 @@ def main() -> None:
         server.close()
 
     slots = args.endpoints * args.concurrency
-    print(f"judge client: {args.requests} questions, {args.endpoints} endpoint(s) x {args.concurrency} in flight, "
+    print(f"judge client{' (HTTP layer alone)' if args.bare else ''}: {args.requests} questions, {args.endpoints} endpoint(s) x {args.concurrency} in flight, "
           f"{args.latency_ms:.0f} ms a reply (bound {slots / args.latency_ms * 1000:.0f} requests/s)")
     for name, label in (("baseline", f"http.py at {args.baseline}"), ("new", "this tree")):
         for m in runs[name]:
