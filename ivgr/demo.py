@@ -23,6 +23,7 @@ import logging
 import re
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -139,13 +140,16 @@ class DemoSettings:
     textual_fraction: float = _shipped("textual_fraction")
     model: dict[str, Any] = _shipped("model")  # build_tiny_model knobs
     # The cold start ends at the first check (every `sft_check_every` steps) where the grounded
-    # stream answers this share of the validation split; None = always run sft.max_steps.
+    # stream answers this share of the validation split with at least this mean box IoU (None:
+    # no IoU bar); a None accuracy = always run sft.max_steps.
     sft_stop_grounded_accuracy: float | None = _shipped("sft_stop_grounded_accuracy")
+    sft_stop_box_iou: float | None = _shipped("sft_stop_box_iou")
     sft_check_every: int = _shipped("sft_check_every")
     sft: dict[str, Any] = _shipped("sft")  # SFTConfig fields
     rl: dict[str, Any] = _shipped("rl")  # IvgrTrainConfig (GRPOConfig) fields
     variants: list[str] = _shipped("variants")
     torch_threads: int = _shipped("torch_threads")  # a fixed count: the same numbers on any machine
+    rl_workers: int = _shipped("rl_workers")  # RL variants trained side by side, one process each
     eval_batch_size: int = _shipped("eval_batch_size")
     eval_max_new_tokens: int = _shipped("eval_max_new_tokens")
     examples: int = _shipped("examples")  # example scenes drawn in the report
@@ -160,11 +164,14 @@ class DemoSettings:
         for name in ("sft_scenes", "rl_scenes", "val_scenes", "test_scenes"):
             if getattr(self, name) < 4:
                 raise ConfigError(f"demo {name} must be >= 4, got {getattr(self, name)}")
-        stop = self.sft_stop_grounded_accuracy
-        if stop is not None and not 0 < stop <= 1:
-            raise ConfigError(f"demo sft_stop_grounded_accuracy must be in (0, 1] or null, got {stop}")
+        for name in ("sft_stop_grounded_accuracy", "sft_stop_box_iou"):
+            stop = getattr(self, name)
+            if stop is not None and not 0 < stop <= 1:
+                raise ConfigError(f"demo {name} must be in (0, 1] or null, got {stop}")
         if self.torch_threads < 1:
             raise ConfigError(f"demo torch_threads must be >= 1, got {self.torch_threads}")
+        if self.rl_workers < 1:
+            raise ConfigError(f"demo rl_workers must be >= 1, got {self.rl_workers}")
         if self.sft_check_every < 1:
             raise ConfigError(f"demo sft_check_every must be >= 1, got {self.sft_check_every}")
 
@@ -216,7 +223,17 @@ def load_settings(path: str | Path | None, *, full: bool = False, seed: int | No
 # ----------------------------------------------------------------------------- stages
 def stage_names(settings: DemoSettings) -> list[str]:
     """Stage labels in run order (the CLI's progress display uses them)."""
-    return ["world", "base model", "sft", *[f"rl/{v}" for v in settings.variants], "eval", "report"]
+    return ["world", "base model", "sft", *map(_stage_label, _rl_stages(settings)), "eval", "report"]
+
+
+def _rl_stages(settings: DemoSettings) -> list[list[str]]:
+    """The RL variants grouped by the stages that train them side by side."""
+    w = settings.rl_workers
+    return [settings.variants[i:i + w] for i in range(0, len(settings.variants), w)]
+
+
+def _stage_label(variants: list[str]) -> str:
+    return "rl/" + " + ".join(variants)
 
 
 def _world_cfg(settings: DemoSettings, split: str = "sft"):
@@ -278,7 +295,7 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
     """Cold-start SFT through the shared `run_sft` (the same code `ivgr sft` runs).
 
     With `sft_stop_grounded_accuracy` set, the run also writes OUT/sft/checks.json: the grounded
-    validation accuracy at every check and the step it stopped at.
+    validation accuracy and box IoU at every check and the step it stopped at.
     """
     from ivgr.training.sft import run_sft
     from ivgr.training.sft_config import SFTConfig
@@ -296,13 +313,14 @@ def run_sft_stage(out: Path, settings: DemoSettings, base: Path) -> Path:
     final = run_sft(cfg, callbacks=[_QuietTrainerOutput(), _GroundedStop(out, settings, checks)])
     shutil.rmtree(out / "sft" / "check", ignore_errors=True)
     _write_json(out / "sft" / "checks.json", {
-        "threshold": settings.sft_stop_grounded_accuracy, "every": settings.sft_check_every,
+        "threshold": settings.sft_stop_grounded_accuracy, "box_iou_threshold": settings.sft_stop_box_iou,
+        "every": settings.sft_check_every,
         "stopped_at_step": checks[-1]["step"] if checks and checks[-1]["stop"] else None, "checks": checks})
     return final
 
 
 def _GroundedStop(out: Path, settings: DemoSettings, checks: list[dict[str, Any]]):  # noqa: N802 - lazy class
-    """A callback that ends SFT once the grounded stream reads the validation split (appends to `checks`)."""
+    """A callback that ends SFT once the grounded stream reads and boxes the validation split (appends to `checks`)."""
     from transformers import TrainerCallback
 
     class GroundedStop(TrainerCallback):
@@ -314,11 +332,12 @@ def _GroundedStop(out: Path, settings: DemoSettings, checks: list[dict[str, Any]
             with _no_hf_bars():
                 model.save_pretrained(probe)
                 processing_class.save_pretrained(probe)
-                accuracy = evaluate_model(probe, out / "data" / "val", settings, modes=("grounded",))["metrics"][
-                    "grounded_accuracy"]
-            stop = accuracy >= settings.sft_stop_grounded_accuracy
-            checks.append({"step": step, "grounded_accuracy": accuracy, "stop": stop})
-            logger.info("sft step %d: grounded validation accuracy %.3f%s", step, accuracy, " -> stop" if stop else "")
+                val = evaluate_model(probe, out / "data" / "val", settings, modes=("grounded",))["metrics"]
+            accuracy, iou = val["grounded_accuracy"], val["grounded_box_iou"]
+            stop = accuracy >= settings.sft_stop_grounded_accuracy and iou >= (settings.sft_stop_box_iou or 0.0)
+            checks.append({"step": step, "grounded_accuracy": accuracy, "grounded_box_iou": iou, "stop": stop})
+            logger.info("sft step %d: grounded validation accuracy %.3f, box IoU %.3f%s", step, accuracy, iou,
+                        " -> stop" if stop else "")
             control.should_training_stop = stop
             return control
 
@@ -327,11 +346,19 @@ def _GroundedStop(out: Path, settings: DemoSettings, checks: list[dict[str, Any]
 
 def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str,
                  callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """One GRPO run of `variant` from the SFT model with the rules judge; returns history + archive sizes."""
+    """One GRPO run of `variant` from the SFT model with the rules judge; returns history + archive sizes.
+
+    Every variant sees the same questions per step: a one-stream variant (textual_only,
+    grounded_only) gets half the rollouts of a two-stream one, so textual_only trains on exactly
+    the textual rollouts iVGR trains on, without the grounded stream beside them.
+    """
     from ivgr.training.config import config_from_dict
     from ivgr.training.train import train
 
     run_dir = out / "rl" / variant
+    rl = dict(settings.rl)
+    streams = VARIANTS[variant]["streams"]
+    rl["per_device_train_batch_size"] = rl["per_device_train_batch_size"] * len(streams) // 2
     values = {"model_path": str(sft_model), "data_path": str(out / "data" / "rl"), "output_dir": str(run_dir),
               "seed": settings.seed, "report_to": "none", "logging_steps": 1, "save_strategy": "no",
               "use_cpu": True, "bf16": False, "activation_checkpointing": False, "dataloader_num_workers": 0,
@@ -339,7 +366,7 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
               # in the demo; arXiv 2605.31096, consistency reward); option rl.judge.
               "model_dtype": "float32", "judge": {"kind": "rules"}, "log_completions": False,
               "prompt_style": settings.prompt_style,
-              **VARIANTS[variant], **settings.rl}
+              **VARIANTS[variant], **rl}
     cfg = config_from_dict(values, source=f"demo rl/{variant}")
     started = time.monotonic()
     result = train(cfg, callbacks=[_QuietTrainerOutput(), *(callbacks or [])])
@@ -352,8 +379,9 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
 
 @contextlib.contextmanager
 def _no_hf_bars():
-    """Silence transformers' and datasets' own bars (weight loading, dataset casting): the demo draws
-    one progress display, and a pair of bars per model load would flood it."""
+    """Silence transformers' and datasets' own bars (weight loading, dataset casting) and TRL's use of
+    a deprecated transformers name: the demo draws one progress display, and a pair of bars per
+    model load would flood it."""
     import datasets
     from transformers.utils import logging as hf_logging
 
@@ -361,7 +389,9 @@ def _no_hf_bars():
     hf_logging.disable_progress_bar()
     datasets.disable_progress_bars()
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            yield
     finally:
         if was_enabled[0]:
             hf_logging.enable_progress_bar()
@@ -456,9 +486,50 @@ def _cached_json(path: Path) -> Any | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the demo process `parent` is gone: a SIGKILL reaches the parent only,
+    and an orphaned worker would go on training for minutes. (A rerun trains the variant again.)"""
+    import os
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _rl_worker(out: str, settings: dict[str, Any], sft_model: str, variant: str) -> dict[str, Any]:
+    """`run_rl_stage` in a worker process (spawned: its own torch, threads and quiet bars)."""
+    demo = DemoSettings(**settings)
+    import torch
+
+    torch.set_num_threads(demo.torch_threads)
+    with _no_hf_bars():
+        return run_rl_stage(Path(out), demo, Path(sft_model), variant)
+
+
+def _run_rl_variants(out: Path, settings: DemoSettings, sft_model: Path, variants: list[str]) -> dict[str, dict[str, Any]]:
+    """Train `variants` (cached ones are read back), side by side when more than one is left."""
+    done = {v: _cached_json(out / "rl" / v / "demo_rl.json") for v in variants}
+    todo = [v for v in variants if done[v] is None]
+    if len(todo) == 1:
+        done[todo[0]] = run_rl_stage(out, settings, sft_model, todo[0])
+    elif todo:
+        import concurrent.futures
+        import multiprocessing
+        import os
+
+        with concurrent.futures.ProcessPoolExecutor(len(todo), mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
+            jobs = {v: pool.submit(_rl_worker, str(out), dataclasses.asdict(settings), str(sft_model), v) for v in todo}
+            done.update({v: job.result() for v, job in jobs.items()})
+    return done
+
+
 def run_demo(out: str | Path, settings: DemoSettings, *,
              on_stage: Callable[[str], None] | None = None,
-             rl_callbacks: Callable[[str], list[Any]] | None = None,
              restart: bool = False) -> dict[str, Any]:
     """Run every stage into `out`; returns the metrics mapping written to OUT/metrics.json.
 
@@ -499,10 +570,8 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
     sft_model = timed("sft", lambda: out / "sft" / "final" if (out / "sft" / "final" / "config.json").is_file()
                       else run_sft_stage(out, settings, base))
     rl: dict[str, dict[str, Any]] = {}
-    for variant in settings.variants:
-        cached = _cached_json(out / "rl" / variant / "demo_rl.json")
-        cbs = rl_callbacks(variant) if rl_callbacks else None
-        rl[variant] = timed(f"rl/{variant}", lambda v=variant, c=cached, cb=cbs: c or run_rl_stage(out, settings, sft_model, v, cb))
+    for group in _rl_stages(settings):
+        rl.update(timed(_stage_label(group), lambda g=group: _run_rl_variants(out, settings, Path(sft_model), g)))
 
     def evaluate_all() -> dict[str, Any]:
         models = {"sft": Path(sft_model), **{v: Path(r["checkpoint"]) for v, r in rl.items()}}
@@ -546,8 +615,9 @@ def _sft_steps(out: Path, settings: DemoSettings) -> dict[str, Any]:
     if checks is None:
         return {"steps": settings.sft["max_steps"]}
     return {"steps": checks["stopped_at_step"] or settings.sft["max_steps"], "stopped_early": bool(checks["stopped_at_step"]),
-            "stop_threshold": checks["threshold"],
-            "validation_checks": [[c["step"], round(c["grounded_accuracy"], 3)] for c in checks["checks"]]}
+            "stop_threshold": checks["threshold"], "stop_box_iou": checks["box_iou_threshold"],
+            "validation_checks": [[c["step"], round(c["grounded_accuracy"], 3), round(c["grounded_box_iou"], 3)]
+                                  for c in checks["checks"]]}
 
 
 def _write_json(path: Path, value: Any) -> Any:

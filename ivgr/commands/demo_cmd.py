@@ -83,8 +83,9 @@ def _print_summary(console, metrics: dict, out: Path, wall: float) -> None:
     console.print(table)
     sft = metrics["sft"]
     if sft.get("stopped_early"):
-        console.print(f"cold start stopped after {sft['steps']} SFT steps (grounded validation accuracy "
-                      f"{sft['validation_checks'][-1][1]:.2f} >= {sft['stop_threshold']:.2f})")
+        step, accuracy, iou = sft["validation_checks"][-1]
+        console.print(f"cold start stopped after {step} SFT steps (grounded validation accuracy {accuracy:.2f} "
+                      f">= {sft['stop_threshold']:.2f}, box IoU {iou:.2f} >= {sft['stop_box_iou'] or 0:.2f})")
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'} in {wall:.0f}s")
     rl = out / "rl" / "ivgr"
     console.print(f"inspect the iVGR model and its run: ivgr ui --model {rl / 'final'} --run {rl}  "

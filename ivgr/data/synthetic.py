@@ -39,7 +39,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "yellow": (235, 200, 20),
 }
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond")
-QUESTION_TYPES: tuple[str, ...] = ("colour", "colour_choice", "relation", "shape", "colour_at")
+QUESTION_TYPES: tuple[str, ...] = ("colour", "colour_choice", "relation", "shape", "colour_at", "colour_check")
 # Position words that name an object by where it is: (centre axis, +1 for the largest coordinate).
 EXTREMES: dict[str, tuple[int, int]] = {"leftmost": (0, -1), "rightmost": (0, 1), "topmost": (1, -1), "bottommost": (1, 1)}
 DATASOURCE = "synthetic"
@@ -135,7 +135,7 @@ class Scene:
     targets: tuple[int, ...]  # indices into `objects`, in the order the reasoning mentions them
     options: tuple[str, ...] = ()  # answer options the question lists (multiple choice)
     canvas: int = 112  # side of the canvas the boxes refer to
-    place: str = ""  # the position word that names the target of a colour_at question ("leftmost")
+    place: str = ""  # the position word naming the target of a colour_at / colour_check question ("leftmost")
 
 
 def scene_seed(seed: int, split: str, index: int) -> int:
@@ -246,11 +246,18 @@ def _ask(rng: random.Random, cfg: WorldConfig,
         else:
             answer = "left" if a.centre[0] < b.centre[0] else "right"
             return qtype, f"Is the {a.shape} left or right of the {b.shape}?", answer, (i, j), ("left", "right"), ""
-    if qtype == "colour_at":
+    if qtype in ("colour_at", "colour_check"):
         named = _extreme_objects(objects, margin=cfg.cell / 2 if cfg.layout == "grid" else 6)
         if named:
             word = rng.choice(sorted(named))
-            return qtype, f"What colour is the {word} object?", objects[named[word]].colour, (named[word],), (), word
+            colour = objects[named[word]].colour
+            if qtype == "colour_at":
+                return qtype, f"What colour is the {word} object?", colour, (named[word],), (), word
+            # Half the questions name the target's own colour. A "no" is right for 2 of the 3 wrong
+            # colours a careless look could report: the answer alone rewards some wrong readings.
+            asked = colour if rng.random() < 0.5 else rng.choice([c for c in cfg.colours if c != colour])
+            return (qtype, f"Is the {word} object {asked}?", "yes" if asked == colour else "no", (named[word],),
+                    ("yes", "no"), word)
         qtype = "colour"  # no object stands out on any side (not reachable on a grid with distinct cells)
     if qtype == "shape":
         i = 0 if cfg.salient else rng.choice([k for k, o in enumerate(objects) if colour_counts[o.colour] == 1])
@@ -331,8 +338,11 @@ def _reasoning(scene: Scene, box) -> str:
                 f"so the {a.shape} is {scene.answer} of the {b.shape} .")
     if scene.qtype == "shape":
         return f"the {objs[0].colour} object{box(objs[0])} is a {objs[0].shape} ."
-    if scene.qtype == "colour_at":
-        return f"the {scene.place} object{box(objs[0])} is {objs[0].colour} ."
+    if scene.qtype in ("colour_at", "colour_check"):
+        # Where the target lies along the axis the question does not name: a fact the textual
+        # stream can only state by finding the object, so consistency with a grounded reference
+        # checks the finding as well as the reading (docs/DEMO_RESULTS.md, probes P12-P16).
+        return f"the {scene.place} object{box(objs[0])} {_across(objs[0], scene.place, scene.canvas)} is {objs[0].colour} ."
     return f"the {objs[0].shape}{box(objs[0])} is {objs[0].colour} ."
 
 
@@ -349,6 +359,13 @@ def textual_cot(scene: Scene) -> str:
     return f"<think>{_reasoning(scene, lambda obj: '')}</think><answer>{scene.answer}</answer>"
 
 
+def _across(obj: SceneObject, place: str, canvas: int) -> str:
+    """Where a position-named target lies along the axis its place word does not name."""
+    if place in ("leftmost", "rightmost"):
+        return ("at the top", "in the middle", "at the bottom")[min(2, int(3 * obj.centre[1] / canvas))]
+    return _side(obj, canvas)
+
+
 def _side(obj: SceneObject, canvas: int) -> str:
     """Coarse horizontal position words used in relation reasoning (left / middle / right)."""
     return ("on the left", "in the middle", "on the right")[min(2, int(3 * obj.centre[0] / canvas))]
@@ -362,7 +379,7 @@ def chance_accuracy(scenes: list[Scene], cfg: WorldConfig) -> float:
     if not scenes:
         return 0.0
     per_type = {"colour": 1 / len(cfg.colours), "colour_choice": 1 / cfg.n_choices, "relation": 0.5,
-                "shape": 1 / len(cfg.shapes), "colour_at": 1 / len(cfg.colours)}
+                "shape": 1 / len(cfg.shapes), "colour_at": 1 / len(cfg.colours), "colour_check": 0.5}
     return sum(per_type[s.qtype] for s in scenes) / len(scenes)
 
 
@@ -458,8 +475,11 @@ def write_sft_jsonl(path: str | Path, dataset_dir: str | Path, *, textual_fracti
 def world_vocabulary(cfg: WorldConfig | None = None) -> list[str]:
     """Every word the world's questions and CoTs use, plus the integers 0..canvas (box coordinates)."""
     cfg = cfg or WorldConfig()
-    words = set(cfg.colours) | set(cfg.shapes) | set(EXTREMES) | {"left", "right", "middle", "object", "choose", "from"}
+    words = set(cfg.colours) | set(cfg.shapes) | set(EXTREMES) | {"left", "right", "middle", "top", "bottom", "at", "object",
+                                                                   "choose", "from"}
     words |= {"what", "colour", "is", "the", "of", "or", "shape", "a", "so", "on", "in", "choose", "from"}
+    if cfg.question_mix.get("colour_check", 0) > 0:
+        words |= {"yes", "no"}  # only then: a word more shifts every token id, and with it the model's init
     return sorted(words) + [str(i) for i in range(cfg.canvas + 1)]
 
 

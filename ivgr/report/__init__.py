@@ -121,8 +121,9 @@ def _cold_start_line(sft: dict[str, Any]) -> str:
     if not sft.get("stopped_early"):
         return f"<p>Cold start: {sft['steps']} SFT steps.</p>"
     last = sft["validation_checks"][-1]
+    iou = f" with box IoU {last[2]:.2f} (threshold {sft['stop_box_iou']:.2f})" if sft.get("stop_box_iou") else ""
     return (f"<p>Cold start: stopped after {sft['steps']} SFT steps, when the grounded stream first answered "
-            f"{last[1]:.2f} of the validation scenes (threshold {sft['stop_threshold']:.2f}).</p>")
+            f"{last[1]:.2f} of the validation scenes (threshold {sft['stop_threshold']:.2f}){iou}.</p>")
 
 
 def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:

@@ -97,3 +97,73 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "not an ivgr demo directory" in proc.stderr
     assert keep.read_text() == "not a demo"
+
+
+@pytest.mark.slow
+def test_rl_variants_side_by_side_give_the_numbers_of_one_by_one(quick_run, tmp_path):
+    """`rl_workers` only schedules: each variant in its own process trains exactly as in one process."""
+    import dataclasses
+
+    import yaml
+
+    from ivgr.demo import DemoSettings
+
+    assert DemoSettings.quick().rl_workers == 2  # quick_run trained its two variants side by side
+    one_by_one = tmp_path / "one_by_one.yaml"
+    one_by_one.write_text(yaml.safe_dump({**dataclasses.asdict(DemoSettings.quick()), "rl_workers": 1}))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "demo", "--config", str(one_by_one), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    timing = {"step_time", "scorer/wall_s", "judge/latency_s", "train_runtime", "train_samples_per_second",
+              "train_steps_per_second"}
+    for variant in ("ivgr", "no_consistency"):
+        side, alone = (json.loads((run / "rl" / variant / "demo_rl.json").read_text())["history"] for run in (quick_run, out))
+        assert [{k: v for k, v in h.items() if k not in timing} for h in side] == \
+               [{k: v for k, v in h.items() if k not in timing} for h in alone]
+        assert (quick_run / "eval" / f"{variant}.json").read_text() == (out / "eval" / f"{variant}.json").read_text()
+
+
+def _children(pid: int) -> set[int]:
+    try:
+        return {int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _is_worker(pid: int) -> bool:
+    """A live multiprocessing worker (a zombie or a gone process has no command line)."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_rl_workers_end_when_the_demo_is_killed(tmp_path):
+    """SIGKILL reaches the demo process only; its side-by-side RL workers must not train on as orphans."""
+    import os
+    import signal
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "ivgr.cli", "demo", "--quick", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    try:
+        for _ in range(1200):  # the RL stage starts after world, base model and SFT (seconds, more on a busy box)
+            workers = {c for c in _children(proc.pid) if _is_worker(c)}
+            if len(workers) >= 2 or proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert len(workers) >= 2, "the demo finished before its RL workers were seen"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    for _ in range(600):
+        alive = {w for w in workers if _is_worker(w)}
+        if not alive:
+            break
+        time.sleep(0.1)
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert not alive, f"RL workers {sorted(alive)} outlived the killed demo"

@@ -67,7 +67,7 @@ def test_constant_box_baseline_finds_the_best_single_box(tmp_path):
 
 @pytest.mark.slow
 def test_cold_start_stops_at_the_first_check_over_the_threshold(tmp_path, monkeypatch):
-    settings = _settings(sft_stop_grounded_accuracy=0.5, sft_check_every=2)
+    settings = _settings(sft_stop_grounded_accuracy=0.5, sft_stop_box_iou=0.5, sft_check_every=2)
     base = _world_and_base(tmp_path, settings)
     seen = []
 
@@ -75,19 +75,22 @@ def test_cold_start_stops_at_the_first_check_over_the_threshold(tmp_path, monkey
         # The check evaluates a loadable snapshot of the live model on the validation split only.
         assert (model_path / "config.json").is_file() and (model_path / "preprocessor_config.json").is_file()
         seen.append((split_dir.name, modes))
-        return {"metrics": {"grounded_accuracy": [0.1, 0.6, 1.0][len(seen) - 1]}}
+        # reads but boxes loosely, then boxes well but reads poorly, then both: the stop needs both bars
+        return {"metrics": {"grounded_accuracy": [0.6, 0.1, 0.7, 1.0][len(seen) - 1],
+                            "grounded_box_iou": [0.2, 0.9, 0.55, 1.0][len(seen) - 1]}}
 
     monkeypatch.setattr(demo, "evaluate_model", fake_evaluate)
     final = run_sft_stage(tmp_path, settings, base)
 
-    assert seen == [("val", ("grounded",))] * 2
+    assert seen == [("val", ("grounded",))] * 3
     checks = json.loads((tmp_path / "sft" / "checks.json").read_text())
-    assert checks["stopped_at_step"] == 4 and [c["step"] for c in checks["checks"]] == [2, 4]
+    assert checks["stopped_at_step"] == 6 and [c["step"] for c in checks["checks"]] == [2, 4, 6]
     trained = [row["step"] for row in json.loads((tmp_path / "sft" / "log_history.json").read_text())]
-    assert max(trained) == 4  # training really ended at the stop, not at max_steps 8
+    assert max(trained) == 6  # training really ended at the stop, not at max_steps 8
     assert (final / "model.safetensors").is_file() and not (tmp_path / "sft" / "check").exists()
     assert demo._sft_steps(tmp_path, settings) == {
-        "steps": 4, "stopped_early": True, "stop_threshold": 0.5, "validation_checks": [[2, 0.1], [4, 0.6]]}
+        "steps": 6, "stopped_early": True, "stop_threshold": 0.5, "stop_box_iou": 0.5,
+        "validation_checks": [[2, 0.6, 0.2], [4, 0.1, 0.9], [6, 0.7, 0.55]]}
 
 
 @pytest.mark.slow
@@ -106,6 +109,8 @@ def test_unreached_threshold_runs_every_step_with_real_checks(tmp_path):
 @pytest.mark.parametrize("over, message", [
     ({"sft_stop_grounded_accuracy": 0.0}, "sft_stop_grounded_accuracy"),
     ({"sft_stop_grounded_accuracy": 1.5}, "sft_stop_grounded_accuracy"),
+    ({"sft_stop_box_iou": 0.0}, "sft_stop_box_iou"),
+    ({"sft_stop_box_iou": 1.5}, "sft_stop_box_iou"),
     ({"sft_check_every": 0}, "sft_check_every"),
     ({"val_scenes": 2}, "val_scenes"),
 ])
@@ -118,8 +123,32 @@ def test_report_says_when_the_cold_start_stopped(tmp_path):
     from test_demo_report import _fake_run  # pytest's default import mode puts this folder on sys.path
 
     metrics, histories, evals = _fake_run(tmp_path, n=1)
-    metrics["sft"] = {**metrics["sft"], "steps": 450, "stopped_early": True, "stop_threshold": 0.9,
-                      "validation_checks": [[425, 0.7], [450, 0.93]]}
+    metrics["sft"] = {**metrics["sft"], "steps": 450, "stopped_early": True, "stop_threshold": 0.9, "stop_box_iou": 0.5,
+                      "validation_checks": [[425, 0.7, 0.6], [450, 0.93, 0.52]]}
     page = write_report(tmp_path / "r.html", metrics=metrics, histories=histories, evals=evals,
                         test_dir=tmp_path / "test", n_examples=1).read_text()
     assert "stopped after 450 SFT steps" in page and "0.93 of the validation scenes" in page
+    assert "box IoU 0.52 (threshold 0.50)" in page
+
+
+@pytest.mark.parametrize("variant, streams, batch", [
+    ("ivgr", ["grounded", "textual"], 64), ("no_consistency", ["grounded", "textual"], 64),
+    ("textual_only", ["textual"], 32), ("grounded_only", ["grounded"], 32)])
+def test_every_variant_sees_the_same_questions_per_step(tmp_path, monkeypatch, variant, streams, batch):
+    """A one-stream variant gets half the rollouts: textual_only trains on as many textual rollouts as iVGR."""
+    import types
+
+    import ivgr.training.config as config_module
+    import ivgr.training.train as train_module
+
+    seen = {}
+    monkeypatch.setattr(config_module, "config_from_dict", lambda values, source: seen.setdefault("values", values))
+    monkeypatch.setattr(train_module, "train", lambda cfg, callbacks=(): types.SimpleNamespace(
+        checkpoint=tmp_path / "final", history=[], archive=None, global_step=0))
+    settings = DemoSettings()
+    (tmp_path / "rl" / variant).mkdir(parents=True)  # train() makes it in a real run
+    demo.run_rl_stage(tmp_path, settings, tmp_path / "sft", variant)
+    values = seen["values"]
+    assert values["streams"] == streams and values["per_device_train_batch_size"] == batch
+    questions_per_step = batch // len(streams) // values["num_generations"]
+    assert questions_per_step == settings.rl["per_device_train_batch_size"] // 2 // settings.rl["num_generations"]

@@ -23,6 +23,7 @@ from ivgr.data.synthetic import (
     scene_seed,
     scenes_of,
     textual_cot,
+    world_vocabulary,
     write_sft_jsonl,
 )
 from ivgr.errors import ConfigError
@@ -206,7 +207,12 @@ def test_position_named_question_asks_about_the_clearly_most_extreme_object(seed
     assert len({o.colour for o in scene.objects}) == len(scene.objects)  # distinct: the answer says which was read
     cx, cy = (int(v) for v in target.centre)
     assert image.getpixel((cx, cy)) == COLOURS[target.colour]
-    assert textual_cot(scene) == f"<think>the {scene.place} object is {target.colour} .</think><answer>{target.colour}</answer>"
+    # the reasoning also says where the target lies along the other axis (thirds of the canvas)
+    other = target.centre[1 - axis] / 128
+    across = (("at the top", "in the middle", "at the bottom") if axis == 0 else
+              ("on the left", "in the middle", "on the right"))[0 if other < 1 / 3 else 1 if other < 2 / 3 else 2]
+    assert textual_cot(scene) == (f"<think>the {scene.place} object {across} is {target.colour} .</think>"
+                                  f"<answer>{target.colour}</answer>")
 
 
 @pytest.mark.parametrize("seed", range(10))
@@ -237,3 +243,38 @@ def test_cell_must_match_a_qwen_token_and_divide_the_canvas():
     with pytest.raises(ConfigError, match="distinct_colours"):
         WorldConfig(n_objects=4, colours=("red", "blue", "green"), shapes=("circle", "square", "triangle", "diamond"),
                     distinct_colours=True)
+
+
+CHECK_GRID = WorldConfig(canvas=128, cell=32, n_objects=3, min_size=14, max_size=22, layout="grid", noise=0,
+                         n_clutter=0, distinct_colours=True, question_mix={"colour_check": 1.0})
+
+
+def test_colour_check_asks_yes_or_no_about_the_named_object_half_and_half():
+    scenes = [make_scene(seed, CHECK_GRID)[0] for seed in range(200)]
+    assert {s.qtype for s in scenes} == {"colour_check"}
+    assert 80 <= sum(s.answer == "yes" for s in scenes) <= 120
+    for scene in scenes:
+        (target,) = (scene.objects[i] for i in scene.targets)
+        asked = scene.question.removeprefix(f"Is the {scene.place} object ").removesuffix("?")
+        assert asked in COLOURS and scene.answer == ("yes" if asked == target.colour else "no")
+        # the reasoning reads the target's colour; the answer compares it with the asked one
+        assert textual_cot(scene).endswith(f" is {target.colour} .</think><answer>{scene.answer}</answer>")
+    assert chance_accuracy(scenes, CHECK_GRID) == 0.5
+
+
+def test_colour_check_consistency_rejects_a_wrong_reading_that_answers_right():
+    from ivgr.judges.rules import compare_reasoning
+
+    scene = next(s for s in (make_scene(seed, CHECK_GRID)[0] for seed in range(50)) if s.answer == "no")
+    (target,) = (scene.objects[i] for i in scene.targets)
+    asked = scene.question.removeprefix(f"Is the {scene.place} object ").removesuffix("?")
+    wrong = next(c for c in COLOURS if c not in (target.colour, asked))  # read wrong, still answers "no"
+    careless = textual_cot(scene).replace(f" is {target.colour} .", f" is {wrong} .")
+    assert careless.endswith("<answer>no</answer>")
+    assert compare_reasoning(grounded_cot(scene, "norm1000"), careless, question=scene.question).level == 0.0
+    assert compare_reasoning(grounded_cot(scene, "norm1000"), textual_cot(scene), question=scene.question).level == 1.0
+
+
+def test_yes_and_no_join_the_vocabulary_only_for_a_world_that_asks_them():
+    assert {"yes", "no"} <= set(world_vocabulary(CHECK_GRID))
+    assert not {"yes", "no"} & set(world_vocabulary(PLACE_GRID))
