@@ -135,6 +135,8 @@ class IvgrTrainConfig(GRPOConfig):
             raise ConfigError(f"paired_ratio={self.paired_ratio} must be in [0, 1]")
         from ivgr.training.optim import BF16_MASTER
 
+        if self.bf16_master == "false":  # a recipe's bare `bf16_master: off`, which YAML 1.1 reads as false
+            self.bf16_master = "off"
         if self.bf16_master not in BF16_MASTER:
             raise ConfigError(f"bf16_master={self.bf16_master!r} must be one of {', '.join(BF16_MASTER)}")
         if self.frame is not None and self.frame not in ("pixel", "norm1000"):
