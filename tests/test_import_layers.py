@@ -79,8 +79,9 @@ def import_edges(root: Path = ROOT) -> dict[tuple[str, str], list[str]]:
         src = unit_of(module_name(path, root), root)
         for module, line in imported_modules(path, root):
             dst = unit_of(module, root)  # None for `ivgr.__version__` of `from ivgr import __version__`
-            if dst is not None and dst != src:
-                edges[(src, dst)].append(f"{path.relative_to(root.parent)}:{line}")
+            where = f"{path.relative_to(root.parent)}:{line}"
+            if dst is not None and dst != src and where not in edges[(src, dst)]:
+                edges[(src, dst)].append(where)
     return dict(edges)
 
 
