@@ -380,15 +380,18 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     started = time.monotonic()
     Path(cfg.output_dir).mkdir(parents=True, exist_ok=True)
     args = _training_arguments(cfg)
-    # 1. data and base model. Under accelerate/torchrun only each node's main process generates
+    # 1. data, then base model. Under accelerate/torchrun only each node's main process generates
     # synthetic data or builds the tiny model; the others wait (main_process_first), then read.
-    with args.main_process_first(desc="SFT data and base model"):
-        write = args.local_process_index == 0
+    write = args.local_process_index == 0
+    with args.main_process_first(desc="SFT data"):
         train_file, image_dir = _prepare_data(cfg, write=write)
-        base = _model_path(cfg, write=write)
+    # Every row is read and checked before the model is built or loaded: a bad data file is one
+    # error line in seconds, not after the tiny model's build (~30 s) or a large checkpoint's load.
     examples = read_sft_jsonl(train_file, image_dir=image_dir, streams=cfg.streams, limit=cfg.max_examples)
     counts = {s: sum(e.stream == s for e in examples) for s in cfg.streams}
     logger.info("SFT on %d examples from %s: %s", len(examples), train_file, counts)
+    with args.main_process_first(desc="SFT base model"):
+        base = _model_path(cfg, write=write)
     # 2. model
     model, processor = load_model_and_processor(base, dtype=cfg.dtype, min_pixels=cfg.min_pixels,
                                                 max_pixels=cfg.max_pixels,

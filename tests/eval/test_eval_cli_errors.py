@@ -6,9 +6,6 @@ empty `vstar 0/?` bar when the model failed to load).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from eval_fixture_builders import write_vstar
 
@@ -30,15 +27,10 @@ CASES = [
 
 
 @pytest.mark.parametrize("args, expected", CASES, ids=[c[1][:28] for c in CASES])
-def test_bad_eval_input_is_one_error_line_without_a_progress_bar(tmp_path, args, expected):
+def test_bad_eval_input_is_one_error_line_without_a_progress_bar(tmp_path, cli_error, args, expected):
     write_vstar(tmp_path / "vstar", VSTAR)
     argv = [a.format(root=tmp_path) for a in args] + ["--out", str(tmp_path / "runs" / "r.json")]
-    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "eval", *argv], capture_output=True, text=True)
-    assert proc.returncode == 1
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ivgr: error: "), proc.stderr
-    assert expected in lines[0]
+    assert expected in cli_error("eval", *argv)
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -46,13 +38,8 @@ def test_bad_eval_input_is_one_error_line_without_a_progress_bar(tmp_path, args,
     (b"\x89PNG\r\n\x1a\n\xff\xfe", "not a results file written by `ivgr eval`"),  # was a UnicodeDecodeError traceback
     (b"not json", "not a results file written by `ivgr eval` (not JSON"),
 ])
-def test_eval_report_of_a_file_that_is_not_results_is_one_error_line(tmp_path, content, expected):
+def test_eval_report_of_a_file_that_is_not_results_is_one_error_line(tmp_path, cli_error, content, expected):
     path = tmp_path / "missing.json"
     if content is not None:
         path.write_bytes(content)
-    proc = subprocess.run([sys.executable, "-m", "ivgr.cli", "eval", "report", str(path)],
-                          capture_output=True, text=True)
-    assert proc.returncode == 1
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("ivgr: error: "), proc.stderr
-    assert expected in lines[0]
+    assert expected in cli_error("eval", "report", str(path))
