@@ -36,6 +36,7 @@ import concurrent.futures
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ivgr.judges.words import (
@@ -174,16 +175,24 @@ def _close(a: float, b: float) -> bool:
 
 _MATHY = re.compile(r"\\[a-zA-Z]+|\^|\$|\\sqrt|\bpi\b")
 _HUGE_POWER = re.compile(r"\^\s*\{?\s*[-+]?\d{3,}|\^\s*\{?[^}]*\^|!\s*!|\d{4,}\s*!")
-_MV_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_MV_POOL_LOCK = threading.Lock()
 
 
-def _math_verify_pool() -> concurrent.futures.ThreadPoolExecutor:
-    global _MV_POOL
-    with _MV_POOL_LOCK:
-        if _MV_POOL is None:
-            _MV_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="ivgr-math-verify")
-        return _MV_POOL
+def lazy_thread_pool(max_workers: int, name: str) -> Callable[[], concurrent.futures.ThreadPoolExecutor]:
+    """A getter of one process-wide thread pool, made on first use: a process that never needs
+    it starts no threads, and every caller (judge, event loop) shares the same workers."""
+    pool: list[concurrent.futures.ThreadPoolExecutor] = []
+    lock = threading.Lock()
+
+    def get() -> concurrent.futures.ThreadPoolExecutor:
+        with lock:
+            if not pool:
+                pool.append(concurrent.futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name))
+            return pool[0]
+
+    return get
+
+
+_math_verify_pool = lazy_thread_pool(2, "ivgr-math-verify")
 
 
 class _DropTimeoutNotice(logging.Filter):

@@ -30,13 +30,13 @@ import functools
 import logging
 import random
 import re
-import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ivgr.judges.accuracy import lazy_thread_pool
 from ivgr.judges.base import JudgeStats, SyncJudgeMixin, Verdict, run_sync
 from ivgr.judges.cache import JudgeCache, cache_key
 from ivgr.judges.config import JudgeConfig
@@ -68,8 +68,6 @@ _NO_URLS: frozenset[str] = frozenset()
 # References that may send an answer to math-verify: a superset of the rules' own test (a number,
 # or LaTeX / powers / pi), checked on the loop so plain text needs no thread hop.
 _MATH_REFERENCE = re.compile(r"\\[a-zA-Z]+|\^|\$|\bpi\b")
-_RULES_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-_RULES_POOL_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=4096)  # a step repeats each reference for every rollout of its question
@@ -77,13 +75,8 @@ def _may_use_math_verify(reference: str) -> bool:
     return parse_number(reference) is not None or _MATH_REFERENCE.search(reference) is not None
 
 
-def _rules_pool() -> concurrent.futures.ThreadPoolExecutor:
-    """One worker thread for math decisions, shared by every judge and loop of the process."""
-    global _RULES_POOL
-    with _RULES_POOL_LOCK:
-        if _RULES_POOL is None:
-            _RULES_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ivgr-rules-math")
-        return _RULES_POOL
+# One worker thread for math decisions, shared by every judge and loop of the process.
+_rules_pool = lazy_thread_pool(1, "ivgr-rules-math")
 
 
 @dataclass
