@@ -344,8 +344,7 @@ def _GroundedStop(out: Path, settings: DemoSettings, checks: list[dict[str, Any]
     return GroundedStop()
 
 
-def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str,
-                 callbacks: list[Any] | None = None) -> dict[str, Any]:
+def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: str) -> dict[str, Any]:
     """One GRPO run of `variant` from the SFT model with the rules judge; returns history + archive sizes.
 
     Every variant sees the same questions per step: a one-stream variant (textual_only,
@@ -369,7 +368,7 @@ def run_rl_stage(out: Path, settings: DemoSettings, sft_model: Path, variant: st
               **VARIANTS[variant], **rl}
     cfg = config_from_dict(values, source=f"demo rl/{variant}")
     started = time.monotonic()
-    result = train(cfg, callbacks=[_QuietTrainerOutput(), *(callbacks or [])])
+    result = train(cfg, callbacks=[_QuietTrainerOutput()])
     record = {"checkpoint": str(result.checkpoint), "history": result.history,
               "archive_size": len(result.archive) if result.archive is not None else 0,
               "global_step": result.global_step, "wall_s": round(time.monotonic() - started, 1)}
