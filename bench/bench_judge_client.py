@@ -8,7 +8,8 @@ ports, replies after `--latency-ms`), and measures, in the same run and each in 
 process:
   * the judge with this tree's `ivgr/judges/http.py`;
   * the same judge with `ivgr/judges/http.py` as it was at `--baseline` (a git revision;
-    default: the commit before the request templates and the one-read header parsing).
+    default: the asyncio-streams client with a timer per request, before the
+    `asyncio.Protocol` client with one deadline timer per endpoint).
 Reported per variant: client CPU per request (user + sys of the child while it sends and
 handles the requests, imports excluded), requests per second and wall time; then the
 baseline / new ratios. CPU per request is the figure that does not depend on machine load.
@@ -36,21 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_judge_step import JudgeServer  # noqa: E402
-
-BASELINE = "82d38a3"  # ivgr/judges/http.py before the request templates and one-read headers
-
-
-def load_http_module(revision: str):
-    """`ivgr/judges/http.py` at `revision` (from git) as a module of its own."""
-    source = subprocess.run(["git", "show", f"{revision}:ivgr/judges/http.py"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "ivgr_http_baseline.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("ivgr_http_baseline", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+from bench_judge_step import BASELINE, JudgeServer, load_http_module, old_ask, use_old_http  # noqa: E402
 
 
 def child_bare(variant: str, urls: str, count: int, concurrency: int) -> None:
@@ -63,9 +50,9 @@ def child_bare(variant: str, urls: str, count: int, concurrency: int) -> None:
     else:
         ChatEndpoint = load_http_module(variant).ChatEndpoint  # noqa: N806
     request = ChatRequest("judge", 0.01)
+    old_api = variant != "new"
     prompts = [accuracy_prompt(question=f"What is on desk {i}?", answer=f"a laptop number {i}", reference="computer",
                                token=new_fence_token(), max_chars=6000) for i in range(count)]
-    new_api = variant == "new"
 
     async def main() -> int:
         endpoints = [ChatEndpoint(url, api_key="EMPTY") for url in urls.split(",")]
@@ -74,10 +61,10 @@ def child_bare(variant: str, urls: str, count: int, concurrency: int) -> None:
         async def one(i: int) -> None:
             k = i % len(endpoints)
             async with slots[k]:
-                if new_api:
-                    await endpoints[k].ask(request, prompts[i])
-                else:  # what the judge did then: a dict, json.dumps'd whole
-                    await endpoints[k].chat(request.payload(prompts[i]))
+                if old_api:  # what the judge did then: a timer per request around the call
+                    await old_ask(endpoints[k], request, prompts[i], 60.0)
+                else:
+                    await endpoints[k].ask(request, prompts[i], timeout=60.0)
 
         await asyncio.gather(*(one(i) for i in range(count)))
         for endpoint in endpoints:
@@ -92,17 +79,10 @@ def child_bare(variant: str, urls: str, count: int, concurrency: int) -> None:
 
 def child(variant: str, urls: str, count: int, concurrency: int, profile: str | None) -> None:
     """Send `count` questions through OpenAIJudge; print wall, CPU and request count as JSON."""
-    import ivgr.judges.openai_judge as openai_judge
     from ivgr.judges.openai_judge import OpenAIJudge
 
     if variant != "new":
-        old = load_http_module(variant)
-
-        class OldEndpoint(old.ChatEndpoint):  # type: ignore[name-defined,misc]
-            async def ask(self, request, content):  # what the judge did then: a dict, json.dumps'd whole
-                return await self.chat(request.payload(content))
-
-        openai_judge.ChatEndpoint = OldEndpoint  # type: ignore[misc]
+        use_old_http(variant)
     judge = OpenAIJudge(base_url=urls, model="judge", max_concurrency=concurrency, cache_size=0,
                         timeout_s=60.0, deadline_s=600.0)
     questions = [(f"What is on desk {i}?", f"a laptop number {i}", "computer") for i in range(count)]

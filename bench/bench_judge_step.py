@@ -7,21 +7,30 @@ yes/no (the rules decide them), repeated short answers (the cache merges them) a
 answering every request after `--latency-ms` (default 100 ms) on `--endpoints` ports, with
 verdicts that are a fixed function of the prompt, so every run gets the same answers.
 
-Measured in the same run, each in a fresh process (so imports and start-up count):
+Measured for each fleet size in `--endpoints` (default 1 and 10 endpoints), against one
+server run, each contender in a fresh process:
   * ivgr: the real `ivgr score --judge openai` command on the step (the endpoints are given
     in IVGR_JUDGE_BASE_URL, comma-separated); wall time, the time from process start to its
-    first request, client CPU per request (user + sys of the process / requests sent);
+    first request, the time from the first request to the last reply, client CPU per
+    request (user + sys of the process / requests sent);
+  * ivgr's step in a warm process: `Scorer.score_batch` on the same rows in a process that
+    has already scored a warm-up step (as a trainer scores every step after its first, with
+    its keep-alive connections open); it must give the same output rows as `ivgr score`;
   * the capacity bound: ivgr's requests x latency / (max_concurrency x endpoints);
   * the authors' scheduling, re-expressed: a pool of min(64, questions + 4) threads with one
     task per question and the calls of a question in sequence (A accuracies, then B
     accuracies and consistencies, then single accuracies), every answer asked of the judge,
-    with the blocking openai SDK client as theirs;
+    with the blocking openai SDK client as theirs (questions spread over the endpoints);
+  * with `--baseline REV`: the warm step again with `ivgr/judges/http.py` as it was at REV;
   * with `--before`: ivgr as it was before the lean client (openai SDK transport, 32 in
     flight, grounded and textual phases one after the other), and a check that it produced
     exactly the same output rows as the new path.
+A summary table at the end gives, per fleet size, the ratios to the bound and to the
+authors' scheduling.
 
-    .venv/bin/python bench/bench_judge_step.py                      # 1 endpoint, 100 ms
-    .venv/bin/python bench/bench_judge_step.py --before             # plus the old client, same rows?
+    .venv/bin/python bench/bench_judge_step.py                      # 1 and 10 endpoints, 100 ms
+    .venv/bin/python bench/bench_judge_step.py --baseline bec7806   # plus the asyncio-streams client
+    .venv/bin/python bench/bench_judge_step.py --endpoints 1 --before   # plus the old SDK client, same rows?
     .venv/bin/python bench/bench_judge_step.py --endpoints 10 --latency-ms 1000 --no-authors
     .venv/bin/python bench/bench_judge_step.py --compare-preflight  # also without the preflight, same run
 
@@ -33,9 +42,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import importlib.util
 import json
+import math
 import os
 import random
 import re
@@ -116,52 +127,77 @@ def verdict(prompt: str, n: int) -> list[str]:
 
 
 async def _serve(ports: int, latency_s: float) -> None:
-    stats = {"count": 0, "first": None, "in_flight": 0, "max_in_flight": 0, "per_port": [0] * ports}
+    """Serve the judge on `ports` loopback ports, each reply `latency_s` after its request.
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, port_index: int) -> None:
-        try:
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                method, path, _ = line.decode().split(" ", 2)
-                length = 0
-                while (header := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = header.decode().partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                body = await reader.readexactly(length) if length else b""
-                if path == "/stats":
-                    payload = json.dumps(stats).encode()
-                elif path == "/reset":
-                    stats.update(count=0, first=None, max_in_flight=0, per_port=[0] * ports)
-                    payload = b"{}"
-                else:
-                    stats["count"] += 1
-                    stats["per_port"][port_index] += 1
-                    stats["first"] = stats["first"] or time.time()
-                    stats["in_flight"] += 1
-                    stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
-                    request = json.loads(body)
-                    texts = verdict(request["messages"][-1]["content"], int(request.get("n") or 1))
-                    await asyncio.sleep(latency_s)
-                    stats["in_flight"] -= 1
-                    payload = json.dumps({
-                        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": request["model"],
-                        "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                                    for i, t in enumerate(texts)],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    }).encode()
-                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    It stands in for a GPU fleet, so it must not be what limits the client on a 2-core box:
+    each connection is an `asyncio.Protocol` (no stream machinery), replies due within the
+    same millisecond share one timer, and identical replies are encoded once.
+    """
+    loop = asyncio.get_running_loop()
+    stats = {"count": 0, "first": None, "last": None, "in_flight": 0, "max_in_flight": 0, "per_port": [0] * ports}
+    due: dict[int, list[tuple[asyncio.Transport, bytes]]] = {}  # reply time in ms -> replies to send then
+
+    def flush(tick: int) -> None:
+        replies = due.pop(tick)
+        stats["in_flight"] -= len(replies)
+        stats["last"] = time.time()
+        for transport, reply in replies:
+            if not transport.is_closing():
+                transport.write(reply)
+
+    @functools.lru_cache(maxsize=1024)
+    def encoded(model: str, texts: tuple[str, ...]) -> bytes:
+        payload = json.dumps({
+            "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                        for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }).encode()
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(payload), payload)
+
+    class Handler(asyncio.Protocol):
+        def __init__(self, port_index: int) -> None:
+            self.port_index = port_index
+            self.buffer = b""
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+                head = self.buffer[:end].decode("latin-1")
+                match = re.search(r"(?im)^content-length:\s*(\d+)", head)
+                length = int(match.group(1)) if match else 0
+                if len(self.buffer) < end + 4 + length:
+                    return  # the body is not all in yet
+                body, self.buffer = self.buffer[end + 4:end + 4 + length], self.buffer[end + 4 + length:]
+                self.answer(head.split(" ", 2)[1], body)
+
+        def answer(self, path: str, body: bytes) -> None:
+            if path in ("/stats", "/reset"):
+                if path == "/reset":
+                    stats.update(count=0, first=None, last=None, max_in_flight=0, per_port=[0] * ports)
+                payload = json.dumps(stats).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(payload), payload))
+                return
+            stats["count"] += 1
+            stats["per_port"][self.port_index] += 1
+            stats["first"] = stats["first"] or time.time()
+            stats["in_flight"] += 1
+            stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
+            request = json.loads(body)
+            texts = verdict(request["messages"][-1]["content"], int(request.get("n") or 1))
+            tick = math.ceil((loop.time() + latency_s) * 1000)
+            if tick not in due:
+                due[tick] = []
+                loop.call_at(tick / 1000, flush, tick)
+            due[tick].append((self.transport, encoded(request["model"], tuple(texts))))
 
     servers = []
     for i in range(ports):
-        servers.append(await asyncio.start_server(lambda r, w, i=i: handle(r, w, i), "127.0.0.1", 0, backlog=4096))
+        servers.append(await loop.create_server(lambda i=i: Handler(i), "127.0.0.1", 0, backlog=4096))
     print(json.dumps([s.sockets[0].getsockname()[1] for s in servers]), flush=True)
     await asyncio.Event().wait()
 
@@ -190,6 +226,8 @@ class JudgeServer:
 
 
 # ---------------------------------------------------------------- the contenders (child processes)
+BASELINE = "bec7806"  # ivgr/judges/http.py on asyncio streams, one timer per request (asyncio.timeout)
+
 def child_authors(rows_path: str, urls: list[str]) -> None:
     """The authors' scheduling (docs/method.md#bug-judge-robustness): one task per question in a thread pool, calls in sequence."""
     import threading
@@ -204,9 +242,10 @@ def child_authors(rows_path: str, urls: list[str]) -> None:
     try:
         import openai
 
-        client = openai.OpenAI(base_url=urls[0], api_key="EMPTY")  # theirs: one client, SDK defaults
+        # theirs: one client with SDK defaults; one per endpoint here, questions spread over them
+        clients = [openai.OpenAI(base_url=url, api_key="EMPTY") for url in urls]
     except ImportError:  # a machine without the SDK: plain http.client, lighter than theirs
-        client = None
+        clients = []
         print("authors' scheduling: openai SDK missing, using http.client (cheaper per call)", file=sys.stderr)
     local = threading.local()
 
@@ -214,14 +253,14 @@ def child_authors(rows_path: str, urls: list[str]) -> None:
         body = {"model": "judge", "messages": [{"role": "user", "content": prompt}], "temperature": temperature}
         if n > 1:
             body["n"] = n
-        if client is not None:
-            reply = client.chat.completions.create(**body)
+        if clients:
+            reply = clients[local.endpoint].chat.completions.create(**body)
             return [c.message.content or "" for c in reply.choices]
         import http.client
         import urllib.parse
 
         if not hasattr(local, "conn"):
-            parts = urllib.parse.urlsplit(urls[0])
+            parts = urllib.parse.urlsplit(urls[local.endpoint])
             local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
         local.conn.request("POST", "/v1/chat/completions", body=json.dumps(body),
                            headers={"Content-Type": "application/json", "Authorization": "Bearer EMPTY"})
@@ -234,7 +273,11 @@ def child_authors(rows_path: str, urls: list[str]) -> None:
                                  token=new_fence_token(), max_chars=6000)
         return float(ask(prompt, 1, 0.01)[0].strip() == "1")
 
-    def question_task(group: list[dict]) -> int:
+    def question_task(index: int, group: list[dict]) -> int:
+        local.endpoint = index % len(urls)
+        if hasattr(local, "conn") and local.conn_endpoint != local.endpoint:
+            del local.conn
+        local.conn_endpoint = local.endpoint
         reference = None
         best = -1.0
         for r in (g for g in group if g["stream"] == "grounded"):
@@ -255,7 +298,7 @@ def child_authors(rows_path: str, urls: list[str]) -> None:
     for r in rows:
         groups.setdefault(r["sample_id"], []).append(r)
     with ThreadPoolExecutor(max_workers=min(64, len(groups) + 4)) as pool:
-        assert sum(pool.map(question_task, groups.values())) == len(rows)
+        assert sum(pool.map(question_task, range(len(groups)), groups.values())) == len(rows)
 
 
 def child_before(rows_path: str, urls: list[str], out_path: str) -> None:
@@ -277,14 +320,88 @@ def child_before(rows_path: str, urls: list[str], out_path: str) -> None:
     Path(out_path).write_text("".join(json.dumps(by_id[id(r)].to_dict()) + "\n" for r in rollouts))
 
 
+def load_http_module(revision: str) -> Any:
+    """`ivgr/judges/http.py` at `revision` (from git) as a module of its own."""
+    source = subprocess.run(["git", "show", f"{revision}:ivgr/judges/http.py"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "ivgr_http_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("ivgr_http_baseline", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[spec.name] = module  # type: ignore[union-attr]  # its dataclasses look their module up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+async def old_ask(endpoint: Any, request: Any, content: str, timeout: float) -> dict:
+    """A request through an old `ChatEndpoint` as the judge made it then: `asyncio.timeout` around
+    the call (a timer per request); `chat` with the whole payload where `ask` did not exist yet."""
+    call = endpoint.ask(request, content) if hasattr(endpoint, "ask") else endpoint.chat(request.payload(content))
+    async with asyncio.timeout(timeout):
+        return await call
+
+
+def use_old_http(revision: str) -> None:
+    """Make `OpenAIJudge` use `ivgr/judges/http.py` as it was at `revision`."""
+    import ivgr.judges.openai_judge as openai_judge
+
+    old = load_http_module(revision)
+
+    class OldEndpoint(old.ChatEndpoint):  # type: ignore[name-defined,misc]
+        async def ask(self, request, content, *, timeout):  # type: ignore[no-untyped-def]
+            return await old_ask(super(), request, content, timeout)
+
+    openai_judge.ChatEndpoint = OldEndpoint  # type: ignore[misc]
+
+
+def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str, variant: str) -> None:
+    """One step in a process that is already up, as a trainer scores every step after the first.
+
+    A warm-up step of the same shape (other questions, so no cache entry carries over) opens
+    the keep-alive connections first; then the server's counts are reset and the step is
+    timed: `score_batch` alone, with a fresh archive, like `ivgr score` on the same rows.
+    """
+    import http.client
+    import urllib.parse
+
+    from ivgr.archive import RolloutArchive
+    from ivgr.judges import JudgeConfig, build_judge
+    from ivgr.rewards import Rollout, Scorer, ScorerConfig
+
+    if variant != "new":
+        use_old_http(variant)
+    step = [json.loads(line) for line in Path(rows_path).read_text().splitlines()]
+    judge = build_judge(JudgeConfig(kind="openai", base_url=",".join(urls), model="judge",
+                                    max_concurrency=int(concurrency)))
+    warm_up = [Rollout(**{**r, "question": "(warm-up) " + r["question"]}) for r in step]
+    Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive()).score_batch(warm_up, step=0)
+    parts = urllib.parse.urlsplit(urls[0])
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.request("POST", "/reset", body=b"")
+    conn.getresponse().read()
+    rollouts = [Rollout(**r) for r in step]
+    scorer = Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive())
+    start, cpu0, wall0 = time.time(), time.process_time(), time.perf_counter()
+    scores = scorer.score_batch(rollouts, step=0)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    Path(out_path).write_text("".join(json.dumps(s.to_dict()) + "\n" for s in scores))
+    print(json.dumps({"wall": wall, "cpu": cpu, "start": start}))
+
+
 # ---------------------------------------------------------------- measuring
-def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run `cmd` in a fresh process: wall, CPU, requests it sent, first request after start."""
-    server.call("/reset")
+def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None, *, reset: bool = True) -> dict[str, Any]:
+    """Run `cmd` in a fresh process: wall, CPU, requests it sent, first request after start.
+
+    A child that prints a JSON object with `wall` and `cpu` as its last line (the warm step)
+    measures itself: those replace the process's figures, and it resets the server's counts
+    itself (`reset=False`) once it is warm.
+    """
+    if reset:
+        server.call("/reset")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start_wall = time.time()
     start = time.perf_counter()
-    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.DEVNULL,
+    done = subprocess.run(cmd, env={**os.environ, **(env or {})}, cwd=ROOT, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
     if done.returncode:
         sys.exit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n{done.stderr[-2000:]}")
@@ -293,7 +410,12 @@ def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None
     stats = server.call("/stats")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     first = stats["first"] - start_wall if stats["first"] else float("nan")
-    return {"wall": wall, "cpu": cpu, "requests": stats["count"], "first": first,
+    span = stats["last"] - stats["first"] if stats["first"] else float("nan")
+    lines = done.stdout.strip().splitlines()
+    if lines and lines[-1].startswith("{"):
+        own = json.loads(lines[-1])
+        wall, cpu, first = own["wall"], own["cpu"], stats["first"] - own["start"] if stats["first"] else float("nan")
+    return {"wall": wall, "cpu": cpu, "requests": stats["count"], "first": first, "span": span,
             "max_in_flight": stats["max_in_flight"], "per_port": stats["per_port"]}
 
 
@@ -303,14 +425,84 @@ def _rows(path: Path) -> list[dict]:
 
 def report(name: str, m: dict[str, Any]) -> None:
     print(f"  {name:<34} {m['wall']:6.2f} s  {m['requests']:5d} requests  first after {m['first']:.2f} s  "
+          f"first request to last reply {m['span']:.2f} s  "
           f"CPU {m['cpu']:.2f} s = {1000 * m['cpu'] / max(1, m['requests']):.2f} ms/request  "
           f"max in flight {m['max_in_flight']}" + (f"  judge errors {m['errors']}" if "errors" in m else ""))
+
+
+def measure_fleet(endpoints: int, args: argparse.Namespace, src: Path, tmp: Path) -> dict[str, Any]:
+    """Every contender of one step against a judge fleet of `endpoints` ports, in one server's run."""
+    server = JudgeServer(endpoints, args.latency_ms)
+    out: dict[str, Any] = {"endpoints": endpoints}
+    try:
+        urls = ",".join(server.urls)
+        env = {"IVGR_JUDGE_BASE_URL": urls, "IVGR_JUDGE_MODEL": "judge", "IVGR_JUDGE_MAX_CONCURRENCY": str(args.concurrency)}
+        ours_path = tmp / f"ours{endpoints}.jsonl"
+        cli = [PY, "-c", "from ivgr.cli import main; main()", "score", str(src), "--judge", "openai",
+               "--out", str(ours_path)] + (["--skip-judge-preflight"] if args.skip_preflight else [])
+        if args.profile:
+            wrapper = tmp / "ivgr_cli.py"
+            wrapper.write_text("from ivgr.cli import main\nmain()\n")
+            cli[1:3] = ["-m", "cProfile", "-o", str(args.profile.resolve()), str(wrapper)]
+        out["ours"] = timed(cli, server, env)
+        ours_rows = _rows(ours_path)
+        out["ours"]["errors"] = sum(row["judge_errors"] for row in ours_rows)
+        for variant in ("new", *([args.baseline] if args.baseline else [])):
+            warm_path = tmp / f"warm{endpoints}-{variant}.jsonl"
+            warm = timed([PY, __file__, "--child", "warm", str(src), urls, str(warm_path), str(args.concurrency), variant],
+                         server, reset=False)
+            warm["same"] = sum(a == b for a, b in zip(_rows(warm_path), ours_rows, strict=True))
+            out["warm" if variant == "new" else "warm_baseline"] = warm
+        if args.compare_preflight and not args.skip_preflight:
+            out["skipped"] = timed(cli + ["--skip-judge-preflight"], server, env)
+        if not args.no_authors:
+            out["authors"] = timed([PY, __file__, "--child", "authors", str(src), urls], server)
+        if args.before and importlib.util.find_spec("openai") is None:
+            print("--before needs the openai SDK; skipped", file=sys.stderr)
+        elif args.before:
+            before_path = tmp / f"before{endpoints}.jsonl"
+            out["before"] = timed([PY, __file__, "--child", "before", str(src), urls, str(before_path)], server)
+            old_rows = _rows(before_path)
+            out["before"]["same"] = sum(a == b for a, b in zip(old_rows, ours_rows, strict=True))
+            out["before"]["errors"] = sum(row["judge_errors"] for row in old_rows)
+    finally:
+        server.close()
+    out["bound"] = out["ours"]["requests"] * args.latency_ms / 1000 / (args.concurrency * endpoints)
+    return out
+
+
+def report_fleet(m: dict[str, Any], args: argparse.Namespace, rows: int) -> None:
+    ours, bound, slots = m["ours"], m["bound"], args.concurrency * m["endpoints"]
+    print(f"one step: {rows} rows; judge: {m['endpoints']} endpoint(s) x {args.concurrency} in flight, "
+          f"{args.latency_ms:.0f} ms a reply")
+    report("ivgr score --judge openai", ours)
+    print(f"    capacity bound {bound:.2f} s (requests x latency / {slots} slots); wall / bound = {ours['wall'] / bound:.2f}")
+    if ours["per_port"] and len(ours["per_port"]) > 1:
+        print(f"    requests per endpoint: {ours['per_port']}")
+    for key, label in (("warm", "step in a warm process (new)"), ("warm_baseline", f"same, http.py at {args.baseline}")):
+        if key in m:
+            w = m[key]
+            report(label, w)
+            print(f"    step / bound = {w['wall'] / bound:.2f}; identical output rows: {w['same']}/{rows}")
+    if "warm_baseline" in m:
+        print(f"    warm step, baseline / new = {m['warm_baseline']['wall'] / m['warm']['wall']:.2f}x")
+    if "skipped" in m:
+        report("same, --skip-judge-preflight", m["skipped"])
+        print(f"    wall with / without the preflight = {ours['wall'] / m['skipped']['wall']:.2f}")
+    if "authors" in m:
+        report("authors' scheduling (64 threads)", m["authors"])
+        print(f"    ivgr is {m['authors']['wall'] / ours['wall']:.2f}x faster than the authors' scheduling")
+    if "before" in m:
+        report("ivgr before (SDK, 32, phases)", m["before"])
+        print(f"    new / old: {m['before']['wall'] / ours['wall']:.2f}x faster; "
+              f"identical output rows: {m['before']['same']}/{rows}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency-ms", type=float, default=100.0, help="judge reply delay (default 100)")
-    parser.add_argument("--endpoints", type=int, default=1, help="judge endpoints (ports) to spread over")
+    parser.add_argument("--endpoints", default="1,10",
+                        help="judge fleet sizes (ports) to measure, comma-separated (default 1,10)")
     parser.add_argument("--concurrency", type=int, default=64, help="ivgr's max_concurrency per endpoint")
     parser.add_argument("--pairs", type=int, default=230, help="question pairs in the step (authors: 230)")
     parser.add_argument("--singles", type=int, default=52, help="single questions in the step (authors: 52)")
@@ -318,6 +510,9 @@ def main() -> None:
                         help="pass --skip-judge-preflight to ivgr score (no probe request before scoring)")
     parser.add_argument("--compare-preflight", action="store_true",
                         help="also run ivgr score with --skip-judge-preflight and print the ratio")
+    parser.add_argument("--baseline", default="", metavar="REV",
+                        help="also time the warm step with ivgr/judges/http.py at this git revision "
+                             f"(e.g. {BASELINE}: asyncio streams, a timer per request)")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the ivgr run to this file")
     parser.add_argument("--no-authors", action="store_true", help="skip the authors' scheduling")
     parser.add_argument("--before", action="store_true", help="also run ivgr's old client and compare the rows")
@@ -330,58 +525,25 @@ def main() -> None:
     if args.child:
         sys.path.insert(0, str(ROOT))
         kind, rows_path, urls, *rest = args.child
-        {"authors": child_authors, "before": child_before}[kind](rows_path, urls.split(","), *rest)
+        {"authors": child_authors, "before": child_before, "warm": child_warm}[kind](rows_path, urls.split(","), *rest)
         return
 
     rows = step_rows(pairs=args.pairs, singles=args.singles)
-    server = JudgeServer(args.endpoints, args.latency_ms)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            src = Path(tmp) / "step.jsonl"
-            src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-            urls = ",".join(server.urls)
-            env = {"IVGR_JUDGE_BASE_URL": urls, "IVGR_JUDGE_MODEL": "judge", "IVGR_JUDGE_MAX_CONCURRENCY": str(args.concurrency)}
-            cli = [PY, "-c", "from ivgr.cli import main; main()", "score", str(src), "--judge", "openai",
-                   "--out", str(Path(tmp) / "ours.jsonl")] + (["--skip-judge-preflight"] if args.skip_preflight else [])
-            if args.profile:
-                wrapper = Path(tmp) / "ivgr_cli.py"
-                wrapper.write_text("from ivgr.cli import main\nmain()\n")
-                cli[1:3] = ["-m", "cProfile", "-o", str(args.profile.resolve()), str(wrapper)]
-            ours = timed(cli, server, env)
-            ours["errors"] = sum(row["judge_errors"] for row in _rows(Path(tmp) / "ours.jsonl"))
-            skipped = None
-            if args.compare_preflight and not args.skip_preflight:
-                skipped = timed(cli + ["--skip-judge-preflight"], server, env)
-            authors = None if args.no_authors else timed([PY, __file__, "--child", "authors", str(src), urls], server)
-            before = None
-            if args.before and importlib.util.find_spec("openai") is None:
-                print("--before needs the openai SDK; skipped", file=sys.stderr)
-            elif args.before:
-                before = timed([PY, __file__, "--child", "before", str(src), urls, str(Path(tmp) / "before.jsonl")], server)
-                old_rows, new_rows = _rows(Path(tmp) / "before.jsonl"), _rows(Path(tmp) / "ours.jsonl")
-                same = sum(a == b for a, b in zip(old_rows, new_rows, strict=True))
-                before["errors"] = sum(row["judge_errors"] for row in old_rows)
-    finally:
-        server.close()
-
-    slots = args.concurrency * args.endpoints
-    bound = ours["requests"] * args.latency_ms / 1000 / slots
-    print(f"one step: {len(rows)} rows; judge: {args.endpoints} endpoint(s) x {args.concurrency} in flight, "
-          f"{args.latency_ms:.0f} ms a reply")
-    report("ivgr score --judge openai", ours)
-    print(f"    capacity bound {bound:.2f} s (requests x latency / {slots} slots); wall / bound = {ours['wall'] / bound:.2f}")
-    if ours["per_port"] and len(ours["per_port"]) > 1:
-        print(f"    requests per endpoint: {ours['per_port']}")
-    if skipped:
-        report("same, --skip-judge-preflight", skipped)
-        print(f"    wall with / without the preflight = {ours['wall'] / skipped['wall']:.2f}")
-    if authors:
-        report("authors' scheduling (64 threads)", authors)
-        print(f"    ivgr is {authors['wall'] / ours['wall']:.2f}x faster than the authors' scheduling"
-              + (f" ({authors['wall'] / skipped['wall']:.2f}x without the preflight)" if skipped else ""))
-    if before:
-        report("ivgr before (SDK, 32, phases)", before)
-        print(f"    new / old: {before['wall'] / ours['wall']:.2f}x faster; identical output rows: {same}/{len(rows)}")
+    fleets = [int(n) for n in args.endpoints.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "step.jsonl"
+        src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        results = [measure_fleet(n, args, src, Path(tmp)) for n in fleets]
+    for m in results:
+        report_fleet(m, args, len(rows))
+    print(f"\nsummary ({args.latency_ms:.0f} ms a reply, {args.concurrency} in flight per endpoint; "
+          "bound = requests x latency / slots):")
+    print("  endpoints  bound    ivgr score  / bound   warm step  / bound   authors  authors / ivgr score")
+    for m in results:
+        authors = m.get("authors")
+        print(f"  {m['endpoints']:9d}  {m['bound']:5.2f} s  {m['ours']['wall']:7.2f} s  {m['ours']['wall'] / m['bound']:7.2f}"
+              f"  {m['warm']['wall']:7.2f} s  {m['warm']['wall'] / m['bound']:7.2f}"
+              + (f"  {authors['wall']:6.2f} s  {authors['wall'] / m['ours']['wall']:6.2f}x" if authors else ""))
 
 
 if __name__ == "__main__":

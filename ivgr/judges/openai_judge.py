@@ -495,7 +495,7 @@ class OpenAIJudge(SyncJudgeMixin):
             started = time.monotonic()
             try:
                 client = self._client(state, url)  # built outside the timeout: the SDK's import takes ~1 s
-                response = await _bounded(client.ask(request, prompt), min(self.config.timeout_s, remaining))
+                response = await client.ask(request, prompt, timeout=min(self.config.timeout_s, remaining))
                 texts = _choice_texts(response)
                 if texts is None:
                     attempts.errors += 1
@@ -531,7 +531,8 @@ class OpenAIJudge(SyncJudgeMixin):
 
 
 async def _bounded(coro: Awaitable[T], seconds: float) -> T:
-    """`await coro` with a timeout (TimeoutError); without a task per call where Python allows."""
+    """`await coro` with a timeout (TimeoutError); the lean client bounds its requests itself
+    (one timer per endpoint), the SDK's requests go through here."""
     if hasattr(asyncio, "timeout"):  # Python 3.11+
         async with asyncio.timeout(seconds):
             return await coro
@@ -545,8 +546,8 @@ class _SdkEndpoint:
         self._client = client
         self._owned = owned  # injected clients are the caller's to close
 
-    async def ask(self, request: ChatRequest, content: str) -> dict[str, Any]:
-        return await self.chat(request.payload(content))
+    async def ask(self, request: ChatRequest, content: str, *, timeout: float) -> dict[str, Any]:
+        return await _bounded(self.chat(request.payload(content)), timeout)
 
     async def chat(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The reply as a plain dict; SDK errors become the lean client's (status kept)."""

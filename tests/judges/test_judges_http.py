@@ -230,9 +230,9 @@ def test_ask_sends_the_payload_and_reads_a_head_with_many_headers_in_one_piece()
             endpoint = ChatEndpoint(server.url, api_key="sk-test")
             original = endpoint._post
 
-            async def spy(body: bytes) -> dict:
+            async def spy(body: bytes, timeout: float | None) -> dict:
                 sent.append(body)
-                return await original(body)
+                return await original(body, timeout)
 
             endpoint._post = spy  # type: ignore[method-assign]
             try:
