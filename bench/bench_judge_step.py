@@ -354,38 +354,94 @@ def use_old_http(revision: str) -> None:
     openai_judge.ChatEndpoint = OldEndpoint  # type: ignore[misc]
 
 
-def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str, variant: str) -> None:
+def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str, variant: str, shards: str = "1") -> None:
     """One step in a process that is already up, as a trainer scores every step after the first.
 
     A warm-up step of the same shape (other questions, so no cache entry carries over) opens
     the keep-alive connections first; then the server's counts are reset and the step is
     timed: `score_batch` alone, with a fresh archive, like `ivgr score` on the same rows.
+    With `shards` > 1 the step's questions (by sample_id) are split over that many forked
+    worker processes, each with its own judge and max_concurrency / shards slots per
+    endpoint (so each endpoint still sees at most max_concurrency requests at once); timed
+    from the moment all of them are warm to the last shard's scores.
     """
-    import http.client
-    import urllib.parse
-
-    from ivgr.archive import RolloutArchive
-    from ivgr.judges import JudgeConfig, build_judge
-    from ivgr.rewards import Rollout, Scorer, ScorerConfig
+    import multiprocessing
 
     if variant != "new":
         use_old_http(variant)
     step = [json.loads(line) for line in Path(rows_path).read_text().splitlines()]
-    judge = build_judge(JudgeConfig(kind="openai", base_url=",".join(urls), model="judge",
-                                    max_concurrency=int(concurrency)))
-    warm_up = [Rollout(**{**r, "question": "(warm-up) " + r["question"]}) for r in step]
-    Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive()).score_batch(warm_up, step=0)
-    parts = urllib.parse.urlsplit(urls[0])
+    k = int(shards)
+    ids = sorted({r["sample_id"] for r in step})
+    shard_of = {sid: i % k for i, sid in enumerate(ids)}  # stable, balanced; no hash() seeds
+    parts = [[p for p, r in enumerate(step) if shard_of[r["sample_id"]] == i] for i in range(k)]
+    if k == 1:
+        warm, go = _NoBarrier(), _NoBarrier()
+        results: Any = None
+    else:
+        ctx = multiprocessing.get_context("fork")  # imports done once, before any loop or thread
+        warm, go, results = ctx.Barrier(k + 1), ctx.Barrier(k + 1), ctx.Queue()
+        workers = [ctx.Process(target=_warm_shard, args=(step, part, urls, int(concurrency) // k, warm, go, results))
+                   for part in parts]
+        for worker in workers:
+            worker.start()
+    if k == 1:
+        outcome = _warm_shard(step, parts[0], urls, int(concurrency), warm, go, None, reset=urls[0])
+        scores, wall, cpu, start = outcome["scores"], outcome["wall"], outcome["cpu"], outcome["start"]
+    else:
+        warm.wait()
+        _reset_server(urls[0])
+        go.wait()
+        start, wall0 = time.time(), time.perf_counter()
+        outcomes = [results.get() for _ in parts]
+        wall = time.perf_counter() - wall0
+        for worker in workers:
+            worker.join()
+        scores = {p: s for o in outcomes for p, s in o["scores"].items()}
+        cpu = sum(o["cpu"] for o in outcomes)
+    Path(out_path).write_text("".join(json.dumps(scores[p]) + "\n" for p in range(len(step))))
+    print(json.dumps({"wall": wall, "cpu": cpu, "start": start}))
+
+
+class _NoBarrier:
+    def wait(self) -> None:
+        pass
+
+
+def _reset_server(url: str) -> None:
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     conn.request("POST", "/reset", body=b"")
     conn.getresponse().read()
-    rollouts = [Rollout(**r) for r in step]
+    conn.close()
+
+
+def _warm_shard(step: list[dict], positions: list[int], urls: list[str], concurrency: int, warm: Any, go: Any,
+                results: Any, reset: str | None = None) -> dict[str, Any]:
+    """Warm up, wait for the others, score the rows at `positions`; {position: output row}, wall, CPU."""
+    from ivgr.archive import RolloutArchive
+    from ivgr.judges import JudgeConfig, build_judge
+    from ivgr.rewards import Rollout, Scorer, ScorerConfig
+
+    judge = build_judge(JudgeConfig(kind="openai", base_url=",".join(urls), model="judge", max_concurrency=concurrency))
+    warm_up = [Rollout(**{**step[p], "question": "(warm-up) " + step[p]["question"]}) for p in positions]
+    Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive()).score_batch(warm_up, step=0)
+    warm.wait()
+    if reset:
+        _reset_server(reset)
+    go.wait()
+    rollouts = [Rollout(**step[p]) for p in positions]
     scorer = Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive())
     start, cpu0, wall0 = time.time(), time.process_time(), time.perf_counter()
     scores = scorer.score_batch(rollouts, step=0)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    Path(out_path).write_text("".join(json.dumps(s.to_dict()) + "\n" for s in scores))
-    print(json.dumps({"wall": wall, "cpu": cpu, "start": start}))
+    outcome = {"scores": {p: s.to_dict() for p, s in zip(positions, scores, strict=True)},
+               "wall": wall, "cpu": cpu, "start": start}
+    if results is not None:
+        results.put(outcome)
+    return outcome
 
 
 # ---------------------------------------------------------------- measuring
@@ -447,12 +503,15 @@ def measure_fleet(endpoints: int, args: argparse.Namespace, src: Path, tmp: Path
         out["ours"] = timed(cli, server, env)
         ours_rows = _rows(ours_path)
         out["ours"]["errors"] = sum(row["judge_errors"] for row in ours_rows)
-        for variant in ("new", *([args.baseline] if args.baseline else [])):
-            warm_path = tmp / f"warm{endpoints}-{variant}.jsonl"
-            warm = timed([PY, __file__, "--child", "warm", str(src), urls, str(warm_path), str(args.concurrency), variant],
-                         server, reset=False)
+        warm_runs = [("warm", "new", 1)] + ([("warm_baseline", args.baseline, 1)] if args.baseline else [])
+        if args.shards > 1:
+            warm_runs.append(("warm_sharded", "new", args.shards))
+        for key, variant, shards in warm_runs:
+            warm_path = tmp / f"{key}{endpoints}.jsonl"
+            warm = timed([PY, __file__, "--child", "warm", str(src), urls, str(warm_path), str(args.concurrency), variant,
+                          str(shards)], server, reset=False)
             warm["same"] = sum(a == b for a, b in zip(_rows(warm_path), ours_rows, strict=True))
-            out["warm" if variant == "new" else "warm_baseline"] = warm
+            out[key] = warm
         if args.compare_preflight and not args.skip_preflight:
             out["skipped"] = timed(cli + ["--skip-judge-preflight"], server, env)
         if not args.no_authors:
@@ -479,7 +538,8 @@ def report_fleet(m: dict[str, Any], args: argparse.Namespace, rows: int) -> None
     print(f"    capacity bound {bound:.2f} s (requests x latency / {slots} slots); wall / bound = {ours['wall'] / bound:.2f}")
     if ours["per_port"] and len(ours["per_port"]) > 1:
         print(f"    requests per endpoint: {ours['per_port']}")
-    for key, label in (("warm", "step in a warm process (new)"), ("warm_baseline", f"same, http.py at {args.baseline}")):
+    for key, label in (("warm", "step in a warm process (new)"), ("warm_baseline", f"same, http.py at {args.baseline}"),
+                       ("warm_sharded", f"same, {args.shards} warm processes")):
         if key in m:
             w = m[key]
             report(label, w)
@@ -513,6 +573,9 @@ def main() -> None:
     parser.add_argument("--baseline", default="", metavar="REV",
                         help="also time the warm step with ivgr/judges/http.py at this git revision "
                              f"(e.g. {BASELINE}: asyncio streams, a timer per request)")
+    parser.add_argument("--shards", type=int, default=2,
+                        help="also time the warm step split by question over this many processes, each with "
+                             "its share of the slots (default 2, one per core; 1 = off)")
     parser.add_argument("--profile", type=Path, help="write cProfile stats of the ivgr run to this file")
     parser.add_argument("--no-authors", action="store_true", help="skip the authors' scheduling")
     parser.add_argument("--before", action="store_true", help="also run ivgr's old client and compare the rows")
@@ -538,11 +601,13 @@ def main() -> None:
         report_fleet(m, args, len(rows))
     print(f"\nsummary ({args.latency_ms:.0f} ms a reply, {args.concurrency} in flight per endpoint; "
           "bound = requests x latency / slots):")
-    print("  endpoints  bound    ivgr score  / bound   warm step  / bound   authors  authors / ivgr score")
+    sharded = f"  {args.shards} processes  / bound" if args.shards > 1 else ""
+    print(f"  endpoints  bound    ivgr score  / bound   warm step  / bound{sharded}   authors  authors / ivgr score")
     for m in results:
-        authors = m.get("authors")
+        authors, split = m.get("authors"), m.get("warm_sharded")
         print(f"  {m['endpoints']:9d}  {m['bound']:5.2f} s  {m['ours']['wall']:7.2f} s  {m['ours']['wall'] / m['bound']:7.2f}"
               f"  {m['warm']['wall']:7.2f} s  {m['warm']['wall'] / m['bound']:7.2f}"
+              + (f"  {split['wall']:9.2f} s  {split['wall'] / m['bound']:7.2f}" if split else "")
               + (f"  {authors['wall']:6.2f} s  {authors['wall'] / m['ours']['wall']:6.2f}x" if authors else ""))
 
 

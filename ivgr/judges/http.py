@@ -69,8 +69,12 @@ def _template(request: ChatRequest) -> tuple[bytes, bytes]:
     return prefix, suffix
 
 
+# One encoder for every request: `json.dumps` with options builds a new encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _encode(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 class ChatHTTPError(Exception):
