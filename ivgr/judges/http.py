@@ -4,8 +4,8 @@ Why not the openai SDK on the hot path: one reward step puts a few thousand shor
 the judge, and the SDK's stack (httpx, anyio, pydantic models, retries it does not need here)
 cost several ms of CPU per request on a 2-core box, so the event loop, not the judge, set the
 pace. This module speaks the chat-completions JSON directly over a pool of keep-alive HTTP/1.1
-connections on asyncio streams; a whole `ivgr score` process then spends under 1 ms of CPU per
-request, parsing and scoring included (docs/PERFORMANCE.md, Judge). What the SDK does that
+connections; a whole `ivgr score` process then spends under 1 ms of CPU per request, parsing
+and scoring included, the client itself about 0.1 ms (docs/PERFORMANCE.md, Judge). What the SDK does that
 matters is kept: the key goes only into the `Authorization: Bearer` header (never into a
 message or `repr`), each request is bounded by the caller's timeout, retries stay in
 `OpenAIJudge` (bounded, counted), HTTPS and keep-alive work as usual. The SDK stays available
@@ -20,9 +20,9 @@ proxy configured in the environment, or an injected client.
 Per request, only the user message is encoded: the rest of the JSON body (`ChatRequest`) is
 encoded once. Each connection is an `asyncio.Protocol` that parses the reply as its bytes
 arrive and wakes the waiting request once, when the reply is whole; timeouts share one timer
-per endpoint, set for the earliest deadline in flight, instead of a timer per request. With
-a fleet of 10 endpoints the client does thousands of requests a second on one core, and
-asyncio's stream and per-request timer machinery was half of its CPU per request
+per endpoint, set for the earliest deadline in flight, instead of a timer per request. A fleet
+of 10 endpoints asks thousands of requests a second of one event loop, and asyncio's stream
+and per-request timer machinery cost a fifth of the judge's CPU per request
 (docs/PERFORMANCE.md, Judge: client CPU per request).
 """
 
