@@ -212,13 +212,7 @@ class JudgeServer:
         self.urls = [f"http://127.0.0.1:{p}/v1" for p in self.ports]
 
     def call(self, path: str) -> dict:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.ports[0], timeout=10)
-        conn.request("POST", path, body=b"")
-        data = json.loads(conn.getresponse().read())
-        conn.close()
-        return data
+        return server_call(self.urls[0], path)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -375,52 +369,46 @@ def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str,
     shard_of = {sid: i % k for i, sid in enumerate(ids)}  # stable, balanced; no hash() seeds
     parts = [[p for p, r in enumerate(step) if shard_of[r["sample_id"]] == i] for i in range(k)]
     if k == 1:
-        warm, go = _NoBarrier(), _NoBarrier()
-        results: Any = None
+        outcomes = [_warm_shard(step, parts[0], urls, int(concurrency), None, None, reset=urls[0])]
+        start, wall = outcomes[0]["start"], outcomes[0]["wall"]
     else:
         ctx = multiprocessing.get_context("fork")  # imports done once, before any loop or thread
-        warm, go, results = ctx.Barrier(k + 1), ctx.Barrier(k + 1), ctx.Queue()
-        workers = [ctx.Process(target=_warm_shard, args=(step, part, urls, int(concurrency) // k, warm, go, results))
+        # Timeouts: a worker that dies before a barrier fails the bench instead of hanging it.
+        warm, go, results = ctx.Barrier(k + 1, timeout=600), ctx.Barrier(k + 1, timeout=600), ctx.Queue()
+        workers = [ctx.Process(target=_warm_shard, args=(step, part, urls, int(concurrency) // k, (warm, go), results))
                    for part in parts]
         for worker in workers:
             worker.start()
-    if k == 1:
-        outcome = _warm_shard(step, parts[0], urls, int(concurrency), warm, go, None, reset=urls[0])
-        scores, wall, cpu, start = outcome["scores"], outcome["wall"], outcome["cpu"], outcome["start"]
-    else:
         warm.wait()
-        _reset_server(urls[0])
+        server_call(urls[0], "/reset")
         go.wait()
         start, wall0 = time.time(), time.perf_counter()
-        outcomes = [results.get() for _ in parts]
+        outcomes = [results.get(timeout=600) for _ in parts]
         wall = time.perf_counter() - wall0
         for worker in workers:
             worker.join()
-        scores = {p: s for o in outcomes for p, s in o["scores"].items()}
-        cpu = sum(o["cpu"] for o in outcomes)
+    scores = {p: s for o in outcomes for p, s in o["scores"].items()}
     Path(out_path).write_text("".join(json.dumps(scores[p]) + "\n" for p in range(len(step))))
-    print(json.dumps({"wall": wall, "cpu": cpu, "start": start}))
+    print(json.dumps({"wall": wall, "cpu": sum(o["cpu"] for o in outcomes), "start": start}))
 
 
-class _NoBarrier:
-    def wait(self) -> None:
-        pass
-
-
-def _reset_server(url: str) -> None:
+def server_call(url: str, path: str) -> dict:
+    """POST to the bench server's `path` (/stats, /reset) at `url`'s host and port; its JSON reply."""
     import http.client
     import urllib.parse
 
     parts = urllib.parse.urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request("POST", "/reset", body=b"")
-    conn.getresponse().read()
+    conn.request("POST", path, body=b"")
+    data = json.loads(conn.getresponse().read())
     conn.close()
+    return data
 
 
-def _warm_shard(step: list[dict], positions: list[int], urls: list[str], concurrency: int, warm: Any, go: Any,
+def _warm_shard(step: list[dict], positions: list[int], urls: list[str], concurrency: int, barriers: Any,
                 results: Any, reset: str | None = None) -> dict[str, Any]:
-    """Warm up, wait for the others, score the rows at `positions`; {position: output row}, wall, CPU."""
+    """Warm up, wait for the other shards (`barriers`: all warm, go), score the rows at `positions`;
+    {position: output row}, wall, CPU; put on `results` too when given."""
     from ivgr.archive import RolloutArchive
     from ivgr.judges import JudgeConfig, build_judge
     from ivgr.rewards import Rollout, Scorer, ScorerConfig
@@ -428,10 +416,12 @@ def _warm_shard(step: list[dict], positions: list[int], urls: list[str], concurr
     judge = build_judge(JudgeConfig(kind="openai", base_url=",".join(urls), model="judge", max_concurrency=concurrency))
     warm_up = [Rollout(**{**step[p], "question": "(warm-up) " + step[p]["question"]}) for p in positions]
     Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive()).score_batch(warm_up, step=0)
-    warm.wait()
+    if barriers:
+        barriers[0].wait()
     if reset:
-        _reset_server(reset)
-    go.wait()
+        server_call(reset, "/reset")
+    if barriers:
+        barriers[1].wait()
     rollouts = [Rollout(**step[p]) for p in positions]
     scorer = Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive())
     start, cpu0, wall0 = time.time(), time.process_time(), time.perf_counter()
