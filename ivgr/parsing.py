@@ -221,7 +221,20 @@ def format_ok(text: str, *, mode: str = "tags") -> bool:
     >>> format_ok(" <think>a</think> <answer>b</answer>\\n"), format_ok("hi <think>a</think><answer>b</answer>")
     (True, False)
     """
-    s = normalize_tags(text, mode=mode)
+    return format_ok_normalized(normalize_tags(text, mode=mode))
+
+
+def format_ok_normalized(s: str) -> bool:
+    """`format_ok` of a text that `normalize_tags` has already normalised (in either mode).
+
+    `normalize_tags` is idempotent (once no whitespace touches a delimiter, a second pass
+    finds nothing to remove, and removing whitespace cannot create a tag), so this equals
+    `format_ok` on the original text; the scorer normalises each completion once and saves
+    the second pass.
+
+    >>> format_ok_normalized("<think>a</think><answer>b</answer>"), format_ok_normalized("<think>a</think>")
+    (True, False)
+    """
     if not (s.startswith("<think>") and s.endswith("</answer>")):
         return False
     end_think = s.find("</think>", len("<think>"))
@@ -239,6 +252,7 @@ __all__ = [
     "extract_think",
     "find_box_spans",
     "format_ok",
+    "format_ok_normalized",
     "normalize_tags",
     "parse_box",
     "strip_boxes",

@@ -33,6 +33,7 @@ The rules, tried in this order; "decided" means the rules are confident:
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import re
 import threading
@@ -92,12 +93,19 @@ _OPTION_LINE = re.compile(r"^\s*([A-Z])[.:)]\s+(.+?)\s*$", re.MULTILINE)
 def parse_options(question: str) -> dict[str, str]:
     """Options of a multiple-choice question: "(A) red (B) blue" or "A. red" lines.
 
+    A new dict each call (callers add to it); the parsing itself is cached by question.
+
     >>> parse_options("Colour? (A) red (B) dark blue")
     {'A': 'red', 'B': 'dark blue'}
     """
+    return dict(_parsed_options(question))
+
+
+@functools.lru_cache(maxsize=1024)  # a step asks about each question once per rollout of both streams
+def _parsed_options(question: str) -> tuple[tuple[str, str], ...]:
     found = {m.group(1): m.group(2) for m in _OPTION_LINE.finditer(question)}
     found.update({m.group(1): m.group(2) for m in _OPTION_INLINE.finditer(question)})
-    return found
+    return tuple(found.items())
 
 
 def _answer_letter(answer: str) -> str | None:

@@ -150,6 +150,9 @@ class OpenAIJudge(SyncJudgeMixin):
         self._shared_clients: dict[str, Any] = {}  # clients built on an injected http_client
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         self.rules = rules if rules is not None else RulesJudge(word_tolerance=self.config.rules_word_tolerance)
+        # A step asks the rules about each (question, answer) of a GRPO group in both streams;
+        # decisions that cannot involve math-verify are pure, so they are kept (`_rules_decision`).
+        self._pure_decision = functools.lru_cache(maxsize=4096)(self._decide)
         self.cache = JudgeCache(self.config.cache_size)
         self._stats = JudgeStats()
         self._random = random.Random(0)  # jitter only; seeded so runs are reproducible
@@ -277,12 +280,18 @@ class OpenAIJudge(SyncJudgeMixin):
         math-verify (sympy) takes milliseconds to seconds per comparison, and on the loop it
         would stall every request in flight. A numeric or LaTeX reference (`_MATH_REFERENCE`,
         a superset of those the rules hand to math-verify) is decided in one worker thread, so
-        comparisons still run one at a time, as they did on the loop: same verdicts.
+        comparisons still run one at a time, as they did on the loop: same verdicts. Only
+        other references' decisions are cached: math-verify may give up on a slow comparison
+        (a timeout), so its decisions are not a pure function of the texts.
         """
-        decide = functools.partial(self.rules.accuracy_decision, question=question, answer=answer, reference=reference)
         if not _may_use_math_verify(reference):
-            return decide()  # letters, yes/no, free text: microseconds, no thread hop
+            # Letters, yes/no, free text: no thread hop, and the same decision for the same texts.
+            return self._pure_decision(question, answer, reference)
+        decide = functools.partial(self._decide, question, answer, reference)
         return await asyncio.get_running_loop().run_in_executor(_rules_pool(), decide)
+
+    def _decide(self, question: str, answer: str, reference: str) -> Any:
+        return self.rules.accuracy_decision(question=question, answer=answer, reference=reference)
 
     def stats(self) -> JudgeStats:
         """A snapshot of the counters; subtract two snapshots for one step's metrics."""

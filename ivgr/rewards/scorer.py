@@ -18,16 +18,26 @@ it is counted in the row's `judge_errors` and replaced by the configured fallbac
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ivgr.archive import ArchiveCandidate, ArchiveEntry, RolloutArchive, qualifies
 from ivgr.errors import DataError
 from ivgr.geometry import Box, is_valid_box
-from ivgr.parsing import extract_answer, extract_think, find_box_spans, format_ok, normalize_tags, parse_box
+from ivgr.parsing import (
+    extract_answer,
+    extract_think,
+    find_box_spans,
+    format_ok_normalized,
+    normalize_tags,
+    parse_box,
+)
 from ivgr.prompts.streams import STREAMS
 from ivgr.rewards.config import ScorerConfig
 from ivgr.rewards.terms import (
@@ -124,14 +134,20 @@ class Scorer:
         whatever the order of offers, so the archive and every score are the same; the judge
         just never idles while the slowest grounded question finishes.
         """
+        with gc_paused():
+            return await self._score_batch(rollouts, step)
+
+    async def _score_batch(self, rollouts: Sequence[Rollout], step: int) -> list[RolloutScore]:
         grounded_idx = [i for i, r in enumerate(rollouts) if r.stream == "grounded"]
         rest_idx = [i for i, r in enumerate(rollouts) if r.stream != "grounded"]
         grounded = [rollouts[i] for i in grounded_idx]
         rest = [rollouts[i] for i in rest_idx]
         g_texts, r_texts = self._normalized(grounded), self._normalized(rest)
-        # Tasks start in creation order, so grounded questions reach the judge's queue first.
+        # Tasks start in creation order: grounded accuracies reach the judge's queue first, then
+        # each question's archive step, then (in `_rest_scores`) the consistency questions, so
+        # those of questions the rules settled go out at once, and last the textual and single
+        # accuracies, which no other row waits for.
         g_acc = [asyncio.ensure_future(self._accuracy(r, t)) for r, t in zip(grounded, g_texts, strict=True)]
-        r_acc = [asyncio.ensure_future(self._accuracy(r, t)) for r, t in zip(rest, r_texts, strict=True)]
         by_question: dict[str, list[int]] = {}
         for k, r in enumerate(grounded):
             by_question.setdefault(r.sample_id, []).append(k)
@@ -139,7 +155,9 @@ class Scorer:
 
         async def archive_question(ks: list[int]) -> int:
             """Score one question's grounded rollouts and offer its candidates to the archive."""
-            accuracies = await asyncio.gather(*(g_acc[k] for k in ks))
+            # One await per task, not gather: a finished task returns at once, so a question the
+            # rules settled is archived in this same step of the loop.
+            accuracies = [await g_acc[k] for k in ks]
             scores, candidates = self._grounded_scores([grounded[k] for k in ks], [g_texts[k] for k in ks],
                                                        accuracies, step)
             for k, score in zip(ks, scores, strict=True):
@@ -147,12 +165,13 @@ class Scorer:
             return self.archive.offer_many(candidates)
 
         archived = {sid: asyncio.ensure_future(archive_question(ks)) for sid, ks in by_question.items()}
+        r_acc = [self._accuracy(r, t) for r, t in zip(rest, r_texts, strict=True)]  # started by _rest_scores
         try:
             r_scores = await self._rest_scores(rest, r_texts, r_acc, step, archived=archived)
             stored = sum(await asyncio.gather(*archived.values()))
             logger.debug("step %d: %d questions offered to the archive, %d stored", step, len(archived), stored)
         finally:
-            for task in (*g_acc, *r_acc, *archived.values()):
+            for task in (*g_acc, *archived.values()):
                 task.cancel()  # only unfinished ones, after an error: no orphaned judge calls
         out: list[RolloutScore | None] = [None] * len(rollouts)
         for i, s in zip(grounded_idx, g_scores, strict=True):
@@ -169,9 +188,10 @@ class Scorer:
         Does not touch the archive, so ranks can gather candidates before applying them.
         """
         self._require_streams(rollouts, {"grounded"}, "ascore_grounded")
-        texts = self._normalized(rollouts)
-        accuracies = await asyncio.gather(*(self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)))
-        return self._grounded_scores(rollouts, texts, accuracies, step)
+        with gc_paused():
+            texts = self._normalized(rollouts)
+            accuracies = await asyncio.gather(*(self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)))
+            return self._grounded_scores(rollouts, texts, accuracies, step)
 
     def _normalized(self, rollouts: Sequence[Rollout]) -> list[str]:
         return [normalize_tags(r.completion, mode=self.config.normalize_mode) for r in rollouts]
@@ -182,13 +202,14 @@ class Scorer:
         """Scores and archive candidates of grounded rollouts whose accuracy is judged."""
         scores: list[RolloutScore] = []
         candidates: list[ArchiveCandidate] = []
+        weights = self.config.weights("grounded")  # once per call: it walks the config's fields
         for r, text, acc in zip(rollouts, texts, accuracies, strict=True):
-            fmt = 1.0 if format_ok(text, mode=self.config.normalize_mode) else 0.0
+            fmt = 1.0 if format_ok_normalized(text) else 0.0  # `text` is normalised already
             box_valid, box_iou = self._box_terms(text, r.target_boxes)
             terms = {"format": fmt, "box_valid": box_valid, "box_iou": box_iou, "accuracy": acc.score}
             score = RolloutScore(
                 sample_id=r.sample_id, stream="grounded", step=step,
-                total=weighted_total(terms, self.config.weights("grounded")),
+                total=weighted_total(terms, weights),
                 format=fmt, accuracy=acc.score, box_valid=box_valid, box_iou=box_iou,
                 judge_errors=acc.errors,
             )
@@ -201,9 +222,10 @@ class Scorer:
     async def ascore_rest(self, rollouts: Sequence[Rollout], *, step: int) -> list[RolloutScore]:
         """Score textual rollouts (against the archive as it is now) and single rollouts."""
         self._require_streams(rollouts, {"textual", "single"}, "ascore_rest")
-        texts = self._normalized(rollouts)
-        accuracies = [self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)]
-        return await self._rest_scores(rollouts, texts, accuracies, step)
+        with gc_paused():
+            texts = self._normalized(rollouts)
+            accuracies = [self._accuracy(r, t) for r, t in zip(rollouts, texts, strict=True)]
+            return await self._rest_scores(rollouts, texts, accuracies, step)
 
     async def _rest_scores(
         self,
@@ -225,26 +247,33 @@ class Scorer:
         waits = archived or {}
 
         async def reference_and_consistency(r: Rollout, text: str) -> tuple[str | None, _Judged | None]:
-            if r.stream == "textual" and r.sample_id in waits:
-                await waits[r.sample_id]
+            if r.sample_id in waits:
+                await waits[r.sample_id]  # returns at once when that question is archived already
             ref = self._reference_for(r, text)
-            judge = r.stream == "textual" and judge_consistency
-            return ref, (await self._consistency(r, text, ref) if judge else None)
+            return ref, (await self._consistency(r, text, ref) if judge_consistency else None)
 
-        jobs: list[Awaitable[Any]] = []
-        for r, text, accuracy in zip(rollouts, texts, accuracies, strict=True):
-            jobs += [accuracy, reference_and_consistency(r, text)]
-        results = iter(await asyncio.gather(*jobs))
+        # Consistency first (a task per textual rollout; a single rollout has no reference), then
+        # the accuracies: see `ascore_batch` for why the order matters. Every task is cancelled
+        # on the way out, so an error leaves no judge call behind.
+        consistency = {k: asyncio.ensure_future(reference_and_consistency(r, text))
+                       for k, (r, text) in enumerate(zip(rollouts, texts, strict=True)) if r.stream == "textual"}
+        accuracy_tasks = [asyncio.ensure_future(a) for a in accuracies]
+        try:
+            judged = await asyncio.gather(*consistency.values(), *accuracy_tasks)
+        finally:
+            for task in (*consistency.values(), *accuracy_tasks):
+                task.cancel()
+        references = dict(zip(consistency, judged, strict=False))
+        weights = {stream: self.config.weights(stream) for stream in {r.stream for r in rollouts}}
         scores = []
-        for r, text in zip(rollouts, texts, strict=True):
-            acc = next(results)
-            ref, cons = next(results)
-            fmt = 1.0 if format_ok(text, mode=self.config.normalize_mode) else 0.0
+        for k, (r, text, acc) in enumerate(zip(rollouts, texts, judged[len(consistency):], strict=True)):
+            ref, cons = references.get(k, (None, None))
+            fmt = 1.0 if format_ok_normalized(text) else 0.0  # `text` is normalised already
             terms = {"format": fmt, "accuracy": acc.score, "consistency": cons.score if cons else None}
             scores.append(
                 RolloutScore(
                     sample_id=r.sample_id, stream=r.stream, step=step,
-                    total=weighted_total(terms, self.config.weights(r.stream)),
+                    total=weighted_total(terms, weights[r.stream]),
                     format=fmt, accuracy=acc.score,
                     consistency=cons.score if cons else None,
                     reference=ref,
@@ -407,6 +436,37 @@ class Scorer:
         bad = sorted({r.stream for r in rollouts} - allowed)
         if bad:
             raise ValueError(f"{where} takes {sorted(allowed)} rollouts only, got {bad}")
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # scoring calls in progress, on any loop or thread
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a step is scored; back as it was when the last one ends.
+
+    A step creates some 100 000 short-lived tasks, futures, coroutines and dicts, all on one
+    event-loop thread that also sends the judge requests; each 700 allocations start a
+    collection, and now and then one walks the whole heap (a trainer's: the model, torch).
+    That cost 45-60 ms of a 0.3 s step's CPU at 10 judge endpoints (docs/PERFORMANCE.md).
+    Paused, objects still go as soon as nothing refers to them; only cycles wait for the next
+    collection after the step, which frees them as before. Calls may overlap (a count).
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _clean_question(question: str) -> str:
