@@ -322,7 +322,14 @@ class OpenAIJudge(SyncJudgeMixin):
         route = state.routes.get(urls)
         if route is None:
             slots = self.config.max_concurrency * len(urls)
-            route = state.routes[urls] = _Route(urls, asyncio.Semaphore(slots), dict.fromkeys(urls, 0))
+            # A preflight still running has one probe in flight per endpoint, outside this
+            # semaphore: hold one slot per endpoint back until it has answered, so no server
+            # sees more than max_concurrency requests at once.
+            probing = self._preflight is not None and not self._preflight.done()
+            held = len(urls) if probing else 0
+            route = state.routes[urls] = _Route(urls, asyncio.Semaphore(slots - held), dict.fromkeys(urls, 0))
+            if held:
+                self._preflight.add_done_callback(_releaser(asyncio.get_running_loop(), route.semaphore, held))  # type: ignore[union-attr]
         if not route.shrunk and self._dead:
             self._withdraw(route)
         return route
@@ -537,6 +544,24 @@ class OpenAIJudge(SyncJudgeMixin):
     def _backoff(self, attempt: int) -> float:
         base = min(self.config.backoff_max_s, self.config.backoff_s * (2 ** (attempt - 1)))
         return base * (0.5 + 0.5 * self._random.random())
+
+
+def _releaser(
+    loop: asyncio.AbstractEventLoop, semaphore: asyncio.Semaphore, count: int
+) -> Callable[[concurrent.futures.Future[Any]], None]:
+    """A done-callback (run in the preflight's thread) that gives `count` slots back on `loop`."""
+
+    def release_all() -> None:
+        for _ in range(count):
+            semaphore.release()
+
+    def callback(_future: concurrent.futures.Future[Any]) -> None:
+        try:
+            loop.call_soon_threadsafe(release_all)
+        except RuntimeError:  # the loop is closed: nothing is waiting for those slots any more
+            pass
+
+    return callback
 
 
 async def _bounded(coro: Awaitable[T], seconds: float) -> T:

@@ -190,6 +190,49 @@ def test_a_dropped_endpoint_takes_its_slots_with_it():
     assert server.max_in_flight <= 2  # the dead endpoint's 2 slots did not move to the live one
 
 
+def test_the_preflight_probe_counts_against_the_concurrency_cap():
+    # Issue 14: with the probes outside the cap, a fleet of 10 saw 648 requests at once against
+    # 640 slots. The server holds every request until the probe and all the judge requests sent
+    # so far are in; without the held-back slot that is 2 judge requests + the probe = 3 > 2.
+    from ivgr.judges.preflight import PROMPT
+
+    lock, release = threading.Lock(), threading.Event()
+    arrived = {"probe": 0, "judge": 0}
+    in_flight = {"now": 0, "max": 0}
+
+    def script(request, _index):
+        kind = "probe" if request.prompt == PROMPT else "judge"
+        with lock:
+            arrived[kind] += 1
+            in_flight["now"] += 1
+            in_flight["max"] = max(in_flight["max"], in_flight["now"])
+        release.wait(30)
+        with lock:
+            in_flight["now"] -= 1  # before the reply is written: the client cannot act on it sooner
+        return Reply(text="1")
+
+    with FakeJudgeServer(script) as server:
+        judge = _judge(server.url, max_concurrency=2)
+
+        async def main():
+            judge.use_preflight(start_preflight(_config(server.url)))
+            tasks = [asyncio.create_task(judge.accuracy(question=f"q{i}", answer=f"a laptop {i}", reference="pc"))
+                     for i in range(5)]
+            # Every slot-holding request is sent within one loop step, so by the time one has
+            # arrived the judge has counted all it will send before the probe answers.
+            await _wait_until(lambda: arrived["probe"] == 1 and 1 <= arrived["judge"] == judge.stats().calls,
+                              "the probe and every judge request sent so far arrived")
+            release.set()
+            verdicts = await asyncio.gather(*tasks)
+            await judge.aclose()
+            return verdicts
+
+        verdicts = asyncio.run(main())
+    assert all(v.source == "llm" and v.errors == 0 for v in verdicts)
+    assert arrived == {"probe": 1, "judge": 5}
+    assert in_flight["max"] == 2  # max_concurrency, the probe included
+
+
 # ---------------------------------------------------------------- ivgr score, as a real process
 def _score(tmp_path, url: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
     rows = [{"sample_id": f"s{i}", "stream": "single", "question": "What colour is the cup?", "answer": "red",
