@@ -22,6 +22,9 @@ server run, each contender in a fresh process:
     accuracies and consistencies, then single accuracies), every answer asked of the judge,
     with the blocking openai SDK client as theirs (questions spread over the endpoints);
   * with `--baseline REV`: the warm step again with `ivgr/judges/http.py` as it was at REV;
+  * with `--baseline-tree REV`: the warm step again with the whole `ivgr` package as it was at
+    REV (scorer, rules and judge client; `git archive` into a temporary folder), and whether
+    it gave the same output rows;
   * with `--before`: ivgr as it was before the lean client (openai SDK transport, 32 in
     flight, grounded and textual phases one after the other), and a check that it produced
     exactly the same output rows as the new path.
@@ -30,6 +33,7 @@ authors' scheduling.
 
     .venv/bin/python bench/bench_judge_step.py                      # 1 and 10 endpoints, 100 ms
     .venv/bin/python bench/bench_judge_step.py --baseline bec7806   # plus the asyncio-streams client
+    .venv/bin/python bench/bench_judge_step.py --endpoints 10 --baseline-tree a849d1c --shards 1 --no-authors --repeats 5
     .venv/bin/python bench/bench_judge_step.py --endpoints 1 --before   # plus the old SDK client, same rows?
     .venv/bin/python bench/bench_judge_step.py --endpoints 10 --latency-ms 1000 --no-authors
     .venv/bin/python bench/bench_judge_step.py --compare-preflight  # also without the preflight, same run
@@ -335,6 +339,13 @@ async def old_ask(endpoint: Any, request: Any, content: str, timeout: float) -> 
         return await call
 
 
+def extract_tree(revision: str, folder: Path) -> None:
+    """The `ivgr` package as it was at `revision`, written under `folder` (`folder/ivgr/...`)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "archive", revision, "ivgr"], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+
+
 def use_old_http(revision: str) -> None:
     """Make `OpenAIJudge` use `ivgr/judges/http.py` as it was at `revision`."""
     import ivgr.judges.openai_judge as openai_judge
@@ -361,7 +372,9 @@ def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str,
     """
     import multiprocessing
 
-    if variant != "new":
+    if variant.startswith("tree:"):
+        sys.path.insert(0, variant[len("tree:"):])  # that revision's `ivgr` package, ahead of this tree's
+    elif variant != "new":
         use_old_http(variant)
     step = [json.loads(line) for line in Path(rows_path).read_text().splitlines()]
     k = int(shards)
@@ -465,6 +478,10 @@ def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None
             "max_in_flight": stats["max_in_flight"], "per_port": stats["per_port"]}
 
 
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
 def _rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -494,14 +511,21 @@ def measure_fleet(endpoints: int, args: argparse.Namespace, src: Path, tmp: Path
         ours_rows = _rows(ours_path)
         out["ours"]["errors"] = sum(row["judge_errors"] for row in ours_rows)
         warm_runs = [("warm", "new", 1)] + ([("warm_baseline", args.baseline, 1)] if args.baseline else [])
+        if args.baseline_tree:
+            warm_runs.append(("warm_tree", f"tree:{tmp / 'baseline_tree'}", 1))
         if args.shards > 1:
             warm_runs.append(("warm_sharded", "new", args.shards))
-        for key, variant, shards in warm_runs:
-            warm_path = tmp / f"{key}{endpoints}.jsonl"
-            warm = timed([PY, __file__, "--child", "warm", str(src), urls, str(warm_path), str(args.concurrency), variant,
-                          str(shards)], server, reset=False)
-            warm["same"] = sum(a == b for a, b in zip(_rows(warm_path), ours_rows, strict=True))
-            out[key] = warm
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(args.repeats):  # contenders take turns, so a burst of load hits them alike
+            for key, variant, shards in warm_runs:
+                warm_path = tmp / f"{key}{endpoints}.jsonl"
+                warm = timed([PY, __file__, "--child", "warm", str(src), urls, str(warm_path), str(args.concurrency),
+                              variant, str(shards)], server, reset=False)
+                warm["same"] = sum(a == b for a, b in zip(_rows(warm_path), ours_rows, strict=True))
+                runs.setdefault(key, []).append(warm)
+        for key, tries in runs.items():
+            out[key] = {**min(tries, key=lambda m: m["wall"]), "walls": sorted(m["wall"] for m in tries),
+                        "cpus": sorted(m["cpu"] for m in tries), "same": min(m["same"] for m in tries)}
         if args.compare_preflight and not args.skip_preflight:
             out["skipped"] = timed(cli + ["--skip-judge-preflight"], server, env)
         if not args.no_authors:
@@ -529,13 +553,22 @@ def report_fleet(m: dict[str, Any], args: argparse.Namespace, rows: int) -> None
     if ours["per_port"] and len(ours["per_port"]) > 1:
         print(f"    requests per endpoint: {ours['per_port']}")
     for key, label in (("warm", "step in a warm process (new)"), ("warm_baseline", f"same, http.py at {args.baseline}"),
+                       ("warm_tree", f"same, ivgr at {args.baseline_tree}"),
                        ("warm_sharded", f"same, {args.shards} warm processes")):
         if key in m:
             w = m[key]
-            report(label, w)
+            report(label + (f", best of {args.repeats}" if args.repeats > 1 else ""), w)
             print(f"    step / bound = {w['wall'] / bound:.2f}; identical output rows: {w['same']}/{rows}")
+            if args.repeats > 1:
+                walls, cpus = w["walls"], w["cpus"]
+                print(f"    all walls / bound: {', '.join(f'{x / bound:.2f}' for x in walls)}; median "
+                      f"{_median(walls) / bound:.2f}; CPU median {_median(cpus):.3f} s")
     if "warm_baseline" in m:
         print(f"    warm step, baseline / new = {m['warm_baseline']['wall'] / m['warm']['wall']:.2f}x")
+    if "warm_tree" in m:
+        old, new = m["warm_tree"], m["warm"]
+        print(f"    warm step, ivgr at {args.baseline_tree} / new: best wall {old['wall'] / new['wall']:.2f}x, "
+              f"median CPU {_median(old['cpus']) / _median(new['cpus']):.2f}x")
     if "skipped" in m:
         report("same, --skip-judge-preflight", m["skipped"])
         print(f"    wall with / without the preflight = {ours['wall'] / m['skipped']['wall']:.2f}")
@@ -563,6 +596,11 @@ def main() -> None:
     parser.add_argument("--baseline", default="", metavar="REV",
                         help="also time the warm step with ivgr/judges/http.py at this git revision "
                              f"(e.g. {BASELINE}: asyncio streams, a timer per request)")
+    parser.add_argument("--baseline-tree", default="", metavar="REV",
+                        help="also time the warm step with the whole ivgr package at this git revision")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="run each warm-step contender this many times, in turns, and report the best "
+                             "(and all of them); a busy machine makes single runs noisy")
     parser.add_argument("--shards", type=int, default=2,
                         help="also time the warm step split by question over this many processes, each with "
                              "its share of the slots (default 2, one per core; 1 = off)")
@@ -586,17 +624,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "step.jsonl"
         src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        if args.baseline_tree:
+            extract_tree(args.baseline_tree, Path(tmp) / "baseline_tree")
         results = [measure_fleet(n, args, src, Path(tmp)) for n in fleets]
     for m in results:
         report_fleet(m, args, len(rows))
     print(f"\nsummary ({args.latency_ms:.0f} ms a reply, {args.concurrency} in flight per endpoint; "
           "bound = requests x latency / slots):")
     sharded = f"  {args.shards} processes  / bound" if args.shards > 1 else ""
-    print(f"  endpoints  bound    ivgr score  / bound   warm step  / bound{sharded}   authors  authors / ivgr score")
+    tree = f"  warm at {args.baseline_tree[:7]}  / bound" if args.baseline_tree else ""
+    print(f"  endpoints  bound    ivgr score  / bound   warm step  / bound{tree}{sharded}   authors  authors / ivgr score")
     for m in results:
-        authors, split = m.get("authors"), m.get("warm_sharded")
+        authors, split, old = m.get("authors"), m.get("warm_sharded"), m.get("warm_tree")
         print(f"  {m['endpoints']:9d}  {m['bound']:5.2f} s  {m['ours']['wall']:7.2f} s  {m['ours']['wall'] / m['bound']:7.2f}"
               f"  {m['warm']['wall']:7.2f} s  {m['warm']['wall'] / m['bound']:7.2f}"
+              + (f"  {old['wall']:13.2f} s  {old['wall'] / m['bound']:7.2f}" if old else "")
               + (f"  {split['wall']:9.2f} s  {split['wall'] / m['bound']:7.2f}" if split else "")
               + (f"  {authors['wall']:6.2f} s  {authors['wall'] / m['ours']['wall']:6.2f}x" if authors else ""))
 

@@ -149,6 +149,7 @@ class OpenAIJudge(SyncJudgeMixin):
         self._http_client = http_client
         self._shared_clients: dict[str, Any] = {}  # clients built on an injected http_client
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._last_state: tuple[weakref.ref[asyncio.AbstractEventLoop], _LoopState] | None = None
         self.rules = rules if rules is not None else RulesJudge(word_tolerance=self.config.rules_word_tolerance)
         # A step asks the rules about each (question, answer) of a GRPO group in both streams;
         # decisions that cannot involve math-verify are pure, so they are kept (`_rules_decision`).
@@ -300,6 +301,7 @@ class OpenAIJudge(SyncJudgeMixin):
     async def aclose(self) -> None:
         """Close the HTTP clients this judge built for the running loop (injected ones are the caller's)."""
         state = self._loops.pop(asyncio.get_running_loop(), None)
+        self._last_state = None
         if state is not None:
             for client in state.clients.values():
                 await client.aclose()
@@ -311,9 +313,13 @@ class OpenAIJudge(SyncJudgeMixin):
     # ------------------------------------------------------------------ machinery
     def _loop_state(self) -> _LoopState:
         loop = asyncio.get_running_loop()
+        last = self._last_state  # one loop serves a whole step: skip the weak-dict lookup
+        if last is not None and last[0]() is loop:
+            return last[1]
         state = self._loops.get(loop)
         if state is None:
             state = self._loops[loop] = _LoopState()
+        self._last_state = (weakref.ref(loop), state)
         return state
 
     def _route(self, state: _LoopState, urls: tuple[str, ...]) -> _Route:

@@ -253,12 +253,18 @@ class Scorer:
             return ref, (await self._consistency(r, text, ref) if judge_consistency else None)
 
         # Consistency first (a task per textual rollout; a single rollout has no reference), then
-        # the accuracies: see `ascore_batch` for why the order matters. Every task is cancelled
-        # on the way out, so an error leaves no judge call behind.
+        # the accuracies: see `ascore_batch` for why the order matters. The accuracies start
+        # `_CHUNK` at a time with a loop step in between, so judge replies that unlock
+        # consistency questions are read while they start, not after. Every task is cancelled on
+        # the way out, so an error leaves no judge call behind.
         consistency = {k: asyncio.ensure_future(reference_and_consistency(r, text))
                        for k, (r, text) in enumerate(zip(rollouts, texts, strict=True)) if r.stream == "textual"}
-        accuracy_tasks = [asyncio.ensure_future(a) for a in accuracies]
+        accuracy_tasks: list[asyncio.Future[_Judged]] = []
         try:
+            for k, accuracy in enumerate(accuracies):
+                if k and k % _CHUNK == 0:
+                    await asyncio.sleep(0)
+                accuracy_tasks.append(asyncio.ensure_future(accuracy))
             judged = await asyncio.gather(*consistency.values(), *accuracy_tasks)
         finally:
             for task in (*consistency.values(), *accuracy_tasks):
@@ -437,6 +443,8 @@ class Scorer:
         if bad:
             raise ValueError(f"{where} takes {sorted(allowed)} rollouts only, got {bad}")
 
+
+_CHUNK = 64  # accuracy tasks started per event-loop step in `_rest_scores`
 
 _gc_lock = threading.Lock()
 _gc_pauses = 0  # scoring calls in progress, on any loop or thread
