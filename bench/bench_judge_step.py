@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import gc
 import hashlib
 import importlib.util
 import json
@@ -402,7 +403,8 @@ def child_warm(rows_path: str, urls: list[str], out_path: str, concurrency: str,
             worker.join()
     scores = {p: s for o in outcomes for p, s in o["scores"].items()}
     Path(out_path).write_text("".join(json.dumps(scores[p]) + "\n" for p in range(len(step))))
-    print(json.dumps({"wall": wall, "cpu": sum(o["cpu"] for o in outcomes), "start": start}))
+    print(json.dumps({"wall": wall, "cpu": sum(o["cpu"] for o in outcomes), "start": start,
+                      "gc": sum(o["gc"] for o in outcomes)}))
 
 
 def server_call(url: str, path: str) -> dict:
@@ -437,11 +439,21 @@ def _warm_shard(step: list[dict], positions: list[int], urls: list[str], concurr
         barriers[1].wait()
     rollouts = [Rollout(**step[p]) for p in positions]
     scorer = Scorer(config=ScorerConfig(), judge=judge, archive=RolloutArchive())
+    gc_time = [0.0, 0.0]  # [start of the current collection, total]
+
+    def gc_clock(phase: str, _info: dict) -> None:
+        if phase == "start":
+            gc_time[0] = time.perf_counter()
+        else:
+            gc_time[1] += time.perf_counter() - gc_time[0]
+
+    gc.callbacks.append(gc_clock)  # the cyclic GC's share of the step (any thread)
     start, cpu0, wall0 = time.time(), time.process_time(), time.perf_counter()
     scores = scorer.score_batch(rollouts, step=0)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    gc.callbacks.remove(gc_clock)
     outcome = {"scores": {p: s.to_dict() for p, s in zip(positions, scores, strict=True)},
-               "wall": wall, "cpu": cpu, "start": start}
+               "wall": wall, "cpu": cpu, "start": start, "gc": gc_time[1]}
     if results is not None:
         results.put(outcome)
     return outcome
@@ -475,7 +487,8 @@ def timed(cmd: list[str], server: JudgeServer, env: dict[str, str] | None = None
         own = json.loads(lines[-1])
         wall, cpu, first = own["wall"], own["cpu"], stats["first"] - own["start"] if stats["first"] else float("nan")
     return {"wall": wall, "cpu": cpu, "requests": stats["count"], "first": first, "span": span,
-            "max_in_flight": stats["max_in_flight"], "per_port": stats["per_port"]}
+            "max_in_flight": stats["max_in_flight"], "per_port": stats["per_port"],
+            **({"gc": own["gc"]} if lines and lines[-1].startswith("{") else {})}
 
 
 def _median(values: list[float]) -> float:
@@ -525,7 +538,8 @@ def measure_fleet(endpoints: int, args: argparse.Namespace, src: Path, tmp: Path
                 runs.setdefault(key, []).append(warm)
         for key, tries in runs.items():
             out[key] = {**min(tries, key=lambda m: m["wall"]), "walls": sorted(m["wall"] for m in tries),
-                        "cpus": sorted(m["cpu"] for m in tries), "same": min(m["same"] for m in tries)}
+                        "cpus": sorted(m["cpu"] for m in tries), "gcs": sorted(m["gc"] for m in tries),
+                        "same": min(m["same"] for m in tries)}
         if args.compare_preflight and not args.skip_preflight:
             out["skipped"] = timed(cli + ["--skip-judge-preflight"], server, env)
         if not args.no_authors:
@@ -562,7 +576,8 @@ def report_fleet(m: dict[str, Any], args: argparse.Namespace, rows: int) -> None
             if args.repeats > 1:
                 walls, cpus = w["walls"], w["cpus"]
                 print(f"    all walls / bound: {', '.join(f'{x / bound:.2f}' for x in walls)}; median "
-                      f"{_median(walls) / bound:.2f}; CPU median {_median(cpus):.3f} s")
+                      f"{_median(walls) / bound:.2f}; CPU median {_median(cpus):.3f} s, of it cyclic GC "
+                      f"{1000 * _median(w['gcs']):.0f} ms")
     if "warm_baseline" in m:
         print(f"    warm step, baseline / new = {m['warm_baseline']['wall'] / m['warm']['wall']:.2f}x")
     if "warm_tree" in m:
