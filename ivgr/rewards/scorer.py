@@ -127,8 +127,8 @@ class Scorer:
         """Score a mixed batch in one process: grounded, archive update, then textual and single.
 
         Same result as `ascore_grounded`, `archive.offer_many`, `ascore_rest` in sequence, but
-        without a phase barrier: every accuracy question is put to the judge at once, grounded
-        ones first, and a textual rollout's consistency question is asked as soon as the
+        without a phase barrier: no accuracy question waits for another one's answer (grounded
+        ones go first), and a textual rollout's consistency question is asked as soon as the
         grounded rollouts of its own question are scored and offered to the archive. Only
         consistency reads the archive, and the archive keeps the best candidate per sample_id
         whatever the order of offers, so the archive and every score are the same; the judge
@@ -269,7 +269,10 @@ class Scorer:
         finally:
             for task in (*consistency.values(), *accuracy_tasks):
                 task.cancel()
-        references = dict(zip(consistency, judged, strict=False))
+            for unstarted in accuracies[len(accuracy_tasks):]:
+                if asyncio.iscoroutine(unstarted):
+                    unstarted.close()  # cancelled before its turn: never awaited, and no warning
+        references = dict(zip(consistency, judged[: len(consistency)], strict=True))
         weights = {stream: self.config.weights(stream) for stream in {r.stream for r in rollouts}}
         scores = []
         for k, (r, text, acc) in enumerate(zip(rollouts, texts, judged[len(consistency):], strict=True)):
