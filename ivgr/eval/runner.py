@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -148,6 +149,31 @@ class _JudgeFallback:
         return {"score": float(verdict.score), "source": verdict.source, "errors": int(verdict.errors)}
 
 
+class _AppendOnFirstWrite:
+    """The predictions file, opened for appending on the first record written.
+
+    A run that fails before its first item (the model does not load, the data is bad, Ctrl-C)
+    then leaves no empty predictions file behind; an earlier run's file is never truncated.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._fh: Any = None
+
+    def write(self, text: str) -> None:
+        if self._fh is None:
+            self._fh = self.path.open("a", encoding="utf-8")
+        self._fh.write(text)
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
 def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Path, *,
              engine: Any = None, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Generate what is missing for each (benchmark name, data path), score, write `out`, return results."""
@@ -169,7 +195,7 @@ def run_eval(benchmarks: list[tuple[str, Path]], settings: EvalSettings, out: Pa
         n, dt = _generate(bench, batch, state, settings, out, fh, existing, judge)
         generated, gen_seconds = generated + n, gen_seconds + dt
 
-    with pred_path.open("a", encoding="utf-8") as fh:
+    with closing(_AppendOnFirstWrite(pred_path)) as fh:
         for bench, data in benches:
             ids: list[str] = []
             selected[bench.name] = ids

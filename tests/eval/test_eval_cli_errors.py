@@ -43,3 +43,29 @@ def test_eval_report_of_a_file_that_is_not_results_is_one_error_line(tmp_path, c
     if content is not None:
         path.write_bytes(content)
     assert expected in cli_error("eval", "report", str(path))
+
+
+def test_a_failed_eval_leaves_no_empty_predictions_file(tmp_path, cli_error):
+    """The model fails to load before the first item: nothing is written next to --out.
+
+    The predictions file used to be opened (created empty) before the first item was generated.
+    """
+    write_vstar(tmp_path / "vstar", VSTAR)
+    out = tmp_path / "runs" / "r.json"
+    cli_error("eval", "--model", str(tmp_path / "ckpt"), "--benchmark", "vstar", "--data", str(tmp_path / "vstar"),
+              "--out", str(out))
+    assert sorted(p.name for p in out.parent.iterdir()) == []
+
+
+def test_a_failed_resume_keeps_the_earlier_predictions(tmp_path, cli_error):
+    """An interrupted run's predictions survive a resume that fails, byte for byte."""
+    write_vstar(tmp_path / "vstar", VSTAR * 2)
+    out = tmp_path / "runs" / "r.json"
+    out.parent.mkdir()
+    earlier = '{"benchmark": "vstar", "item_id": "1", "mode": "textual", "completion": "A"}\n'
+    (out.parent / "r.predictions.jsonl").write_text(earlier)
+    # item 0 is generated first (batches of one), so the model fails to load before any progress
+    cli_error("eval", "--model", str(tmp_path / "ckpt"), "--benchmark", "vstar", "--data", str(tmp_path / "vstar"),
+              "--out", str(out), "--batch-size", "1")
+    assert (out.parent / "r.predictions.jsonl").read_text() == earlier
+    assert sorted(p.name for p in out.parent.iterdir()) == ["r.predictions.jsonl"]
