@@ -108,6 +108,10 @@ def run_score(
     if judge not in ("rules", "openai"):
         raise ConfigError(f"--judge must be rules or openai, got {judge!r}")
     judge_config = JudgeConfig.from_env(kind=judge, base_url=judge_url, model=judge_model)
+    rows, bad = read_rollouts(rollouts)
+    if not rows and not bad:
+        # An empty input is almost always a wrong path or a failed upstream step: say so, write nothing.
+        raise DataError(f"{rollouts}: no rollouts (the file is empty or holds only blank lines); nothing to score")
     outcome = None
     judge_obj = build_judge(judge_config)
     if preflight and judge_config.kind == "openai":
@@ -118,7 +122,6 @@ def run_score(
         outcome = start_preflight(judge_config)
         judge_obj.use_preflight(outcome)  # type: ignore[attr-defined]
     arch = RolloutArchive.load(archive_path) if archive_path and archive_path.exists() else RolloutArchive()
-    rows, bad = read_rollouts(rollouts)
     for lineno, message in bad:
         typer.secho(f"ivgr: {rollouts}: line {lineno}: {message} (row skipped)", err=True, fg=typer.colors.RED)
 
