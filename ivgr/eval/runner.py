@@ -97,10 +97,11 @@ def _check_meta(out: Path, meta: dict[str, Any], *, write: bool) -> None:
     """Refuse to mix outputs of different generation settings in one predictions file.
 
     Keys whose value is None in `meta` (e.g. pixel limits left to the processor) are not
-    compared; the effective values are written once the engine exists.
+    compared; the effective values are written once the engine exists. A settings file without
+    predictions (a run that stopped before its first item) holds nothing to mix with: not compared.
     """
-    path = _meta_path(out)
-    if path.exists():
+    path, pred_path = _meta_path(out), predictions_path(out)
+    if path.exists() and pred_path.exists() and pred_path.stat().st_size > 0:
         old = json.loads(path.read_text())
         diff = [k for k in _GENERATION_KEYS if k in old and meta.get(k) is not None and old[k] != meta[k]]
         if diff:

@@ -110,6 +110,23 @@ def test_resuming_with_other_generation_settings_is_refused(tmp_path):
         run_eval([("vstar", tmp_path / "v")], settings(max_pixels=1_000_000, limit=1), out, engine=FakeEngine())
 
 
+def test_a_run_that_stopped_before_its_first_item_does_not_bind_the_next_ones_settings(tmp_path):
+    """The model loaded (settings recorded), then the first image failed: nothing was generated,
+    so a rerun with other settings is not refused (it used to be, by the leftover settings file)."""
+    bad = base64.b64encode(b"garbage bytes, not a jpeg").decode() * 3
+    write_hrbench(tmp_path / "h", "8k", [{"cycle": "c0", "category": "cross", "answer": "B", "image": bad},
+                                         {"cycle": "c0", "category": "single", "answer": "A"}])
+    out = tmp_path / "r.json"
+    with pytest.raises(DataError, match="cannot decode image"):
+        run_eval([("hrbench8k", tmp_path / "h")], settings(), out, engine=FakeEngine())
+    assert not predictions_path(out).exists()
+    res = run_eval([("hrbench8k", tmp_path / "h")], settings(mode="grounded", on_bad_row="skip"), out,
+                   engine=FakeEngine())
+    assert res["mode"] == "grounded" and res["benchmarks"]["hrbench8k"]["counts"]["skipped"] == 1
+    with pytest.raises(ConfigError, match="mode: 'grounded' -> 'textual'"):  # now there is something to mix with
+        run_eval([("hrbench8k", tmp_path / "h")], settings(on_bad_row="skip"), out, engine=FakeEngine())
+
+
 def test_undecodable_image_stops_by_default_and_is_counted_when_skipping(tmp_path):
     bad = base64.b64encode(b"garbage bytes, not a jpeg").decode() * 3
     rows = [{"cycle": "c0", "category": "single", "answer": "A"},
