@@ -36,6 +36,8 @@ LAYERS: list[set[str]] = [
 FORBIDDEN: dict[tuple[str, str], str] = {
     ("ivgr.training.train", "ivgr.data.synthetic"):
         "training reads a prepared dataset; `data_path: synthetic` is made at the command layer",
+    ("ivgr.training.sft", "ivgr.data.synthetic"):
+        "SFT reads a prepared JSONL; `synthetic_scenes` and its tokenizer words are made at the command layer",
 }
 
 

@@ -15,5 +15,6 @@ def test_score_of_a_file_without_rows_is_one_error_line(tmp_path, cli_error, con
     rollouts.write_text(content)
     out, archive = tmp_path / "scores.jsonl", tmp_path / "archive.json"
     line = cli_error("score", str(rollouts), "--out", str(out), "--archive", str(archive))
-    assert line == f"ivgr: error: {rollouts}: no rollouts (the file is empty or holds only blank lines); nothing to score"
+    assert line == (f"ivgr: error: {rollouts}: no rollouts (the file is empty or holds only blank lines); "
+                    "nothing to score")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rollouts.jsonl"]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import typer
 
 from ivgr.commands._util import is_main_process
+
+logger = logging.getLogger(__name__)
 
 HELP = """Cold-start SFT (docs/method.md#sft-cold-start): teach a VLM both formats, grounded CoT with <box>\\[x1,y1,x2,y2]</box> and textual CoT, before RL.
 
@@ -53,9 +56,28 @@ def register(app: typer.Typer) -> None:
         from ivgr.training.train import shutdown_distributed
 
         try:
-            final = run_sft(cfg)
+            final = run_sft(cfg, prepare_data=make_synthetic_sft_data)
         finally:
             shutdown_distributed()
         if is_main_process():
             typer.secho(f"done: SFT checkpoint {final}", fg=typer.colors.GREEN, err=True)
 
+
+def make_synthetic_sft_data(cfg, write: bool):
+    """`synthetic_scenes: N` without data_path: N synthetic scenes and their cold-start CoTs in
+    OUTPUT_DIR/data (scenes/ + sft.jsonl), and the world's words for a tiny model's tokenizer.
+
+    The synthetic world is a demo and test fixture, so it is made here at the command layer; the
+    trainer reads prepared data only. Only the call with `write` (one process per node) writes.
+    """
+    from ivgr.data import synthetic
+    from ivgr.training.sft import SFTData
+
+    data_dir = Path(cfg.output_dir) / "data"
+    jsonl = data_dir / "sft.jsonl"
+    if write:
+        summary = synthetic.generate(data_dir / "scenes", n=cfg.synthetic_scenes, seed=cfg.seed, split="sft")
+        synthetic.write_sft_jsonl(jsonl, summary["dir"], textual_fraction=cfg.synthetic_textual_fraction,
+                                  seed=cfg.seed)
+        logger.info("generated %d synthetic scenes for SFT in %s", cfg.synthetic_scenes, data_dir)
+    return SFTData(jsonl, None, tuple(synthetic.world_vocabulary()))

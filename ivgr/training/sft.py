@@ -1,8 +1,10 @@
 """Cold-start SFT (docs/method.md#sft-cold-start): teach the policy both answer formats before RL.
 
+    from ivgr.commands.sft_cmd import make_synthetic_sft_data
     from ivgr.training.sft import run_sft
     from ivgr.training.sft_config import load_sft_config
-    final_dir = run_sft(load_sft_config("recipes/sft_tiny_cpu.yaml", ["max_steps=5"]))
+    cfg = load_sft_config("recipes/sft_tiny_cpu.yaml", ["max_steps=5"])
+    final_dir = run_sft(cfg, prepare_data=make_synthetic_sft_data)  # the recipe asks for synthetic scenes
 
 `run_sft(cfg)` reads top to bottom: data -> model -> dataset/collator -> trainer -> train -> save.
 
@@ -21,6 +23,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,26 +259,33 @@ def _weighted_trainer_class():
 
 
 # ----------------------------------------------------------------------------- stages
-def _prepare_data(cfg: SFTConfig, *, write: bool) -> tuple[Path, Path | None]:
-    """The SFT JSONL to train on; generates synthetic scenes + CoTs when the recipe asks for them.
+@dataclass(frozen=True)
+class SFTData:
+    """What SFT trains on: the JSONL, the folder its relative image paths start from (None: the
+    JSONL's folder), and words a `model_path: tiny` tokenizer should hold whole (its `vocab_extra`
+    unless the recipe sets one)."""
 
-    Only the process with `write=True` generates; the others get the same paths.
-    """
+    path: Path
+    image_dir: Path | None = None
+    vocabulary: tuple[str, ...] = ()
+
+
+# (cfg, write) -> SFTData for a recipe without data_path; only the call with write=True writes files.
+PrepareData = Callable[[SFTConfig, bool], SFTData]
+
+
+def _prepare_data(cfg: SFTConfig, *, write: bool, prepare: PrepareData | None) -> SFTData:
+    """The SFT data to train on: the recipe's data_path, or what `prepare` makes (the synthetic
+    world behind `synthetic_scenes` is made by the command layer: the trainer reads prepared data)."""
     if cfg.data_path is not None:
-        return Path(cfg.data_path), Path(cfg.image_dir) if cfg.image_dir else None
-    data_dir = Path(cfg.output_dir) / "data"
-    jsonl = data_dir / "sft.jsonl"
-    if write:
-        from ivgr.data import synthetic
-
-        summary = synthetic.generate(data_dir / "scenes", n=cfg.synthetic_scenes, seed=cfg.seed, split="sft")
-        synthetic.write_sft_jsonl(jsonl, summary["dir"], textual_fraction=cfg.synthetic_textual_fraction,
-                                  seed=cfg.seed)
-        logger.info("generated %d synthetic scenes for SFT in %s", cfg.synthetic_scenes, data_dir)
-    return jsonl, None
+        return SFTData(Path(cfg.data_path), Path(cfg.image_dir) if cfg.image_dir else None)
+    if prepare is None:
+        raise ConfigError("synthetic_scenes is made by the `ivgr sft` command; from Python, pass "
+                          "prepare_data=ivgr.commands.sft_cmd.make_synthetic_sft_data, or set data_path")
+    return prepare(cfg, write)
 
 
-def _model_path(cfg: SFTConfig, *, write: bool) -> Path:
+def _model_path(cfg: SFTConfig, *, write: bool, vocabulary: tuple[str, ...] = ()) -> Path:
     """The checkpoint to start from; builds the tiny model for model_path=tiny (if `write`)."""
     if cfg.model_path != TINY_MODEL:
         return Path(cfg.model_path)
@@ -285,10 +295,8 @@ def _model_path(cfg: SFTConfig, *, write: bool) -> Path:
     from ivgr.models.tiny import build_tiny_model
 
     knobs = dict(cfg.tiny_model)
-    if cfg.data_path is None and "vocab_extra" not in knobs:
-        from ivgr.data.synthetic import world_vocabulary
-
-        knobs["vocab_extra"] = world_vocabulary()  # the synthetic world's words merge into tokens
+    if vocabulary and "vocab_extra" not in knobs:
+        knobs["vocab_extra"] = list(vocabulary)  # the data's words merge into tokens
     return build_tiny_model(path, seed=cfg.seed, **knobs)  # a misspelt knob: one ConfigError line naming it
 
 
@@ -365,8 +373,11 @@ def _inference_record(examples: list[SFTExample], processor, model_config):
 # Deviation: SFT runs on a plain HF Trainer with a completion-only loss; the authors' SFT framework
 # and hyper-parameters are unknown (docs/method.md#sft-cold-start; their data is LLaMA-Factory format). The
 # defaults are ordinary VLM SFT values; options learning_rate, num_train_epochs, max_length, ...
-def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
+def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None, prepare_data: PrepareData | None = None) -> Path:
     """Cold-start SFT of `cfg.model_path` on `cfg.data_path`; returns OUTPUT_DIR/final.
+
+    Without data_path, `prepare_data` makes the data (`ivgr.commands.sft_cmd.make_synthetic_sft_data`
+    for `synthetic_scenes`); the recorded sft_config.yaml keeps the recipe as given.
 
     Loss: token-mean cross-entropy over completion tokens (incl. the closing <|im_end|>), with the
     <answer> / <box> spans weighted when `answer_loss_weight` / `box_loss_weight` differ from 1.
@@ -384,14 +395,14 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     # synthetic data or builds the tiny model; the others wait (main_process_first), then read.
     write = args.local_process_index == 0
     with args.main_process_first(desc="SFT data"):
-        train_file, image_dir = _prepare_data(cfg, write=write)
+        data = _prepare_data(cfg, write=write, prepare=prepare_data)
     # Every row is read and checked before the model is built or loaded: a bad data file is one
     # error line in seconds, not after the tiny model's build (~30 s) or a large checkpoint's load.
-    examples = read_sft_jsonl(train_file, image_dir=image_dir, streams=cfg.streams, limit=cfg.max_examples)
+    examples = read_sft_jsonl(data.path, image_dir=data.image_dir, streams=cfg.streams, limit=cfg.max_examples)
     counts = {s: sum(e.stream == s for e in examples) for s in cfg.streams}
-    logger.info("SFT on %d examples from %s: %s", len(examples), train_file, counts)
+    logger.info("SFT on %d examples from %s: %s", len(examples), data.path, counts)
     with args.main_process_first(desc="SFT base model"):
-        base = _model_path(cfg, write=write)
+        base = _model_path(cfg, write=write, vocabulary=data.vocabulary)
     # 2. model
     model, processor = load_model_and_processor(base, dtype=cfg.dtype, min_pixels=cfg.min_pixels,
                                                 max_pixels=cfg.max_pixels,
@@ -427,5 +438,5 @@ def run_sft(cfg: SFTConfig, *, callbacks: list[Any] | None = None) -> Path:
     return final
 
 
-__all__ = ["run_sft", "read_sft_jsonl", "SFTExample", "SFTDataset", "SFTCollator", "IGNORE_INDEX",
-           "completion_token_weights", "weighted_token_loss"]
+__all__ = ["run_sft", "SFTData", "PrepareData", "read_sft_jsonl", "SFTExample", "SFTDataset", "SFTCollator",
+           "IGNORE_INDEX", "completion_token_weights", "weighted_token_loss"]
