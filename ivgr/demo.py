@@ -422,7 +422,7 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
     """Greedy passes (textual and grounded by default) on a held-out split; metrics plus per-sample outputs."""
     from ivgr.data.prepared import read_prepared
     from ivgr.inference import InferenceEngine, InferenceRequest
-    from ivgr.parsing import format_ok
+    from ivgr.parsing import format_ok, has_box_trace
     from ivgr.rewards.terms import box_iou_reward
 
     samples = read_prepared(test_dir)
@@ -436,6 +436,12 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
     for mode in modes:
         results = engine.run(requests, mode=mode)
         correct = [normalise_answer(r.answer) == normalise_answer(s.answer) for r, s in zip(results, samples, strict=True)]
+        if mode == "textual":
+            # A textual answer reached through a box (whole, or a fragment like "..,961]</box>") is
+            # the grounded stream answering: it is counted wrong here (docs/scoring.md#box-free-textual-reasoning).
+            traced = [has_box_trace(r.completion) for r in results]
+            metrics["textual_box_trace_rate"] = sum(traced) / len(samples)
+            correct = [c and not t for c, t in zip(correct, traced, strict=True)]
         metrics[f"{mode}_accuracy"] = sum(correct) / len(samples)
         metrics[f"{mode}_format_rate"] = sum(format_ok(r.completion) for r in results) / len(samples)
         if mode == "grounded":
@@ -447,6 +453,65 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
     # The contract's single format_rate: both modes together.
     metrics["format_rate"] = sum(metrics[f"{mode}_format_rate"] for mode in modes) / len(modes)
     return {"metrics": metrics, "outputs": outputs}
+
+
+def _evaluate_with_probe(model_path: Path, test_dir: Path, settings: DemoSettings) -> dict[str, Any]:
+    """`evaluate_model`, with the moved-box probe's rates added to its metrics."""
+    result = evaluate_model(model_path, test_dir, settings)
+    result["metrics"].update(moved_box_probe(model_path, test_dir, settings))
+    return result
+
+
+def moved_box_probe(model_path: Path, test_dir: Path, settings: DemoSettings) -> dict[str, float]:
+    """Does the grounded stream read where its box points? A causal check of grounded reasoning.
+
+    Each colour question's reference grounded CoT is forced up to the end of its first box, with
+    that box moved onto another object of the scene (the next one in the scene graph), and the
+    model finishes greedily. `moved_box_follow_rate` is the share of answers that name the
+    moved-to object's colour; `moved_box_follow_baseline` the same share when the forced text
+    stops before the box, so the model writes its own. Only where a colour names one object (a
+    test world with distinct colours); {} otherwise.
+    """
+    from PIL import Image
+
+    from ivgr.data.prepared import read_prepared
+    from ivgr.data.synthetic import box_text, frame_box, grounded_cot, scenes_of
+    from ivgr.inference import InferenceEngine
+    from ivgr.parsing import extract_answer
+    from ivgr.prompts import stream_prompt
+
+    cfg = _world_cfg(settings, "test")
+    if not cfg.distinct_colours:
+        return {}
+    samples = read_prepared(test_dir)
+    frame = _frame(settings)
+    cases = []  # (sample, prefix before the box, the moved box, colour of the moved-to object)
+    for sample, scene in zip(samples, scenes_of(samples, cfg), strict=True):
+        if scene.qtype not in ("colour", "colour_at", "colour_choice") or len(scene.targets) != 1:
+            continue
+        target = scene.targets[0]
+        other = scene.objects[(target + 1) % len(scene.objects)]
+        cot = grounded_cot(scene, frame)
+        cut = cot.index(box_text(frame_box(scene.objects[target].box, scene.canvas, frame)))
+        cases.append((sample, cot[:cut], box_text(frame_box(other.box, scene.canvas, frame)), other.colour))
+    if not cases:
+        return {}
+    engine = InferenceEngine(model_path, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
+                             batch_size=settings.eval_batch_size, dtype="float32", prompt_style=settings.prompt_style)
+
+    def follow_rate(prefixes: list[str]) -> float:
+        named = 0
+        for start in range(0, len(cases), settings.eval_batch_size):
+            chunk = cases[start:start + settings.eval_batch_size]
+            batch = [(stream_prompt("grounded", s.question, frame=engine.frame, style=engine.prompt_style),
+                      [engine.resize(Image.open(test_dir / s.image).convert("RGB"))]) for s, *_ in chunk]
+            texts = engine.backend.generate(batch, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
+                                            prefixes=prefixes[start:start + len(chunk)])
+            named += sum(normalise_answer(extract_answer(t)) == colour for t, (*_, colour) in zip(texts, chunk))
+        return named / len(cases)
+
+    return {"moved_box_follow_rate": follow_rate([before + moved for _, before, moved, _ in cases]),
+            "moved_box_follow_baseline": follow_rate([before for _, before, _, _ in cases])}
 
 
 def constant_box_baseline(samples, *, step: int = 4) -> dict[str, Any]:
@@ -577,7 +642,8 @@ def run_demo(out: str | Path, settings: DemoSettings, *,
         results = {}
         for name, path in models.items():
             cache = out / "eval" / f"{name}.json"
-            results[name] = _cached_json(cache) or _write_json(cache, evaluate_model(path, out / "data" / "test", settings))
+            results[name] = _cached_json(cache) or _write_json(cache, _evaluate_with_probe(path, out / "data" / "test",
+                                                                                           settings))
         return results
 
     evals = timed("eval", evaluate_all)

@@ -207,6 +207,26 @@ def strip_boxes(text: str) -> str:
     return _collapse_spaces("".join(pieces))
 
 
+# A `<box` or `box>` fragment: a whole tag, or what is left of one ("..,961]</box>" with no opening tag).
+_BOX_TAG_TRACE_RE = re.compile(r"</?box|box>", re.IGNORECASE)  # literals only: linear time
+
+
+def has_box_trace(text: str) -> bool:
+    """True if `text` carries a box: a box tag or a fragment of one, or an `[x1,y1,x2,y2]` list.
+
+    The textual stream's reasoning must be box-free; a policy trained on both streams can carry
+    the grounded stream's boxes, whole or in pieces, into it (docs/scoring.md#box-free-textual-reasoning).
+
+    >>> has_box_trace("the ball is blue"), has_box_trace("the ball is4797,797,461,961]</box> blue")
+    (False, True)
+    >>> has_box_trace("the ball at [10, 20, 30, 40] is blue"), has_box_trace("a box of apples")
+    (True, False)
+    """
+    if not isinstance(text, str):
+        return False
+    return _BOX_TAG_TRACE_RE.search(text) is not None or _BOX_RE.search(text) is not None
+
+
 def _collapse_spaces(text: str) -> str:
     """Collapse runs of spaces/tabs (not newlines) into one space and strip the ends."""
     return re.sub(r"[ \t]{2,}", " ", text).strip()
@@ -253,6 +273,7 @@ __all__ = [
     "find_box_spans",
     "format_ok",
     "format_ok_normalized",
+    "has_box_trace",
     "normalize_tags",
     "parse_box",
     "strip_boxes",

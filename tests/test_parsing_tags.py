@@ -15,6 +15,7 @@ from ivgr.parsing import (
     extract_think,
     find_box_spans,
     format_ok,
+    has_box_trace,
     normalize_tags,
     parse_box,
     strip_boxes,
@@ -137,6 +138,23 @@ def test_format_ok_matches_the_authors_rule(text, ok):
 TOKENS = list("ab <>/[],.0123\n\u00a0") + ["<think>", "</think>", "<answer>", "</answer>", "<box>", "</box>"]
 
 
+@pytest.mark.parametrize(
+    ("text", "carries"),
+    [
+        ("<think>the ball <box>[1,2,3,4]</box> is blue</think>", True),
+        ("<think>the ball is4797,797,461,961]</box> blue</think>", True),  # closing tag only
+        ("<think>the ball <BOX>[1,2,3,4</think>", True),  # opening tag only, upper case
+        ("<think>the ball at [10, 20.5, 30, 40] is blue</think>", True),  # bare coordinate list
+        ("<think>a box of apples, three boxes in all</think>", False),  # the word, not a tag
+        ("<think>the list [1, 2, 3] has three numbers</think>", False),  # not four
+        ("<think>the ball is blue</think><answer>blue</answer>", False),
+        ("", False),
+    ],
+)
+def test_has_box_trace_finds_whole_boxes_fragments_and_coordinate_lists(text, carries):
+    assert has_box_trace(text) is carries
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from(TOKENS), max_size=60).map("".join))
 def test_parsers_never_raise_on_arbitrary_tag_soup(text):
@@ -172,6 +190,7 @@ def test_hostile_text_is_parsed_in_bounded_time_without_exceptions(name):
     extract_answer(text)
     boxes = extract_boxes(text)
     strip_boxes(text)
+    has_box_trace(text)
     assert len(boxes) <= MAX_BOXES
     # Loose bound: a quadratic regex takes minutes here; linear code takes well under a second.
     assert time.perf_counter() - start < 20

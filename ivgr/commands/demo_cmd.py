@@ -74,18 +74,23 @@ def _print_summary(console, metrics: dict, out: Path, wall: float) -> None:
 
     table = Table(title=f"held-out accuracy (chance {metrics['chance_accuracy']:.3f}; "
                         f"best constant box IoU {metrics['box_iou_constant_baseline']:.3f})")
-    for col in ("model", "textual acc", "grounded acc", "box IoU", "format"):
+    for col in ("model", "textual acc", "grounded acc", "box IoU", "format", "boxes in textual"):
         table.add_column(col)
     rows = [("sft", metrics["sft"]), ("ivgr", metrics["ivgr"]), *metrics["ablations"].items()]
     for name, m in rows:
         table.add_row(name, f"{m['textual_accuracy']:.3f}", f"{m['grounded_accuracy']:.3f}",
-                      f"{m['grounded_box_iou']:.3f}", f"{m['format_rate']:.3f}")
+                      f"{m['grounded_box_iou']:.3f}", f"{m['format_rate']:.3f}", f"{m['textual_box_trace_rate']:.3f}")
     console.print(table)
     sft = metrics["sft"]
     if sft.get("stopped_early"):
         step, accuracy, iou = sft["validation_checks"][-1]
         console.print(f"cold start stopped after {step} SFT steps (grounded validation accuracy {accuracy:.2f} "
                       f">= {sft['stop_threshold']:.2f}, box IoU {iou:.2f} >= {sft['stop_box_iou'] or 0:.2f})")
+    moved = [(name, m) for name, m in rows[:2] if "moved_box_follow_rate" in m]
+    if moved:
+        console.print("box moved onto another object: answer names that object's colour in "
+                      + ", ".join(f"{name} {m['moved_box_follow_rate']:.2f} (own box {m['moved_box_follow_baseline']:.2f})"
+                                  for name, m in moved))
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'} in {wall:.0f}s")
     rl = out / "rl" / "ivgr"
     console.print(f"inspect the iVGR model and its run: ivgr ui --model {rl / 'final'} --run {rl}  "

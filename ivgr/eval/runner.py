@@ -28,6 +28,7 @@ from ivgr.eval.registry import get_benchmark
 from ivgr.fileio import atomic_write_text
 from ivgr.jsonl import JsonLineError, parse_json_object
 from ivgr.judges import build_judge, run_sync
+from ivgr.parsing import has_box_trace
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,11 @@ def score_predictions(bench: Benchmark, records: list[dict[str, Any]], profiles:
     ivgr_scores = scores.get(DEFAULT_PROFILE) or bench.evaluate(usable, DEFAULT_PROFILE)
     counts = {"items": len(records), "scored": len(usable), "skipped": len(records) - len(usable),
               "unparsed": ivgr_scores.get("unparsed", 0), "judge_used": ivgr_scores.get("judge_used", 0),
-              "tool_fallback": sum(bool(r.get("tool_fallback")) for r in usable)}
+              "tool_fallback": sum(bool(r.get("tool_fallback")) for r in usable),
+              # Textual answers whose reasoning carries a box: counted, not marked wrong (the paper's textual
+              # mode scores every answer), so a policy that leaks the grounded stream into text shows here.
+              "textual_box_trace": sum(r.get("mode") == "textual" and has_box_trace(r.get("completion") or "")
+                                       for r in usable)}
     return {"counts": counts, "scores": scores}
 
 

@@ -51,7 +51,10 @@ class HFBackend:
         own = self.model.generation_config.suppress_tokens
         self.block = blocked_vision_tokens(self.config, use_vllm=False, kwargs={"suppress_tokens": own} if own else None)
 
-    def generate(self, batch: list[tuple[str, list[Any]]], *, max_new_tokens: int, temperature: float) -> list[str]:
+    def generate(self, batch: list[tuple[str, list[Any]]], *, max_new_tokens: int, temperature: float,
+                 prefixes: list[str] | None = None) -> list[str]:
+        """Completions of `batch` ((prompt text, images) pairs); `prefixes[i]`, when given, is forced
+        as the start of completion i (not returned), for probes that fix part of the reasoning."""
         import torch
 
         from ivgr.prompts import chat_messages
@@ -59,6 +62,8 @@ class HFBackend:
         texts = [self.processor.apply_chat_template(chat_messages(text, n_images=len(imgs)),
                                                     add_generation_prompt=True, tokenize=False)
                  for text, imgs in batch]
+        if prefixes is not None:
+            texts = [text + prefix for text, prefix in zip(texts, prefixes, strict=True)]
         images = [img for _, imgs in batch for img in imgs]
         enc = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
         enc = enc.to(self.device)

@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 STREAM_COLOURS = {"grounded": "#d62728", "textual": "#1f77b4", "single": "#2ca02c"}
 TABLE_KEYS = (("textual_accuracy", "textual acc."), ("grounded_accuracy", "grounded acc."),
-              ("grounded_box_iou", "grounded box IoU"), ("format_rate", "format rate"))
+              ("grounded_box_iou", "grounded box IoU"), ("format_rate", "format rate"),
+              ("textual_box_trace_rate", "boxes in textual"))
 
 
 def _png(fig) -> str:
@@ -107,7 +108,7 @@ def _table(metrics: dict[str, Any]) -> str:
     constant = metrics.get("box_iou_constant_baseline")
     body = [f"<tr><td>chance (best constant box for IoU)</td><td>{metrics.get('chance_accuracy', 0):.3f}</td>"
             f"<td>{metrics.get('chance_accuracy', 0):.3f}</td>"
-            f"<td>{'-' if constant is None else f'{constant:.3f}'}</td><td>-</td></tr>"]
+            f"<td>{'-' if constant is None else f'{constant:.3f}'}</td><td>-</td><td>-</td></tr>"]
     for name, values in rows:
         cells = "".join(f"<td>{values.get(k, float('nan')):.3f}</td>" for k, _ in TABLE_KEYS)
         body.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")
@@ -124,6 +125,18 @@ def _cold_start_line(sft: dict[str, Any]) -> str:
     iou = f" with box IoU {last[2]:.2f} (threshold {sft['stop_box_iou']:.2f})" if sft.get("stop_box_iou") else ""
     return (f"<p>Cold start: stopped after {sft['steps']} SFT steps, when the grounded stream first answered "
             f"{last[1]:.2f} of the validation scenes (threshold {sft['stop_threshold']:.2f}){iou}.</p>")
+
+
+def _moved_box_line(metrics: dict[str, Any]) -> str:
+    """One sentence on the moved-box probe (`ivgr.demo.moved_box_probe`): does a box steer the reading?"""
+    parts = [f"{label} {m['moved_box_follow_rate']:.2f} (own box: {m['moved_box_follow_baseline']:.2f})"
+             for label, m in (("SFT", metrics.get("sft", {})), ("iVGR", metrics.get("ivgr", {})))
+             if "moved_box_follow_rate" in m]
+    if not parts:
+        return ""
+    return ("<p>Moved box: when the grounded reasoning is forced up to its box and that box is moved onto another "
+            "object, the answer names that object's colour in " + "; ".join(parts) + " of the colour questions. "
+            "A rate far above the own-box one means the model reads the colour where its box points.</p>")
 
 
 def _examples(evals: dict[str, Any], test_dir: Path, n: int) -> str:
@@ -167,7 +180,7 @@ def write_report(path: str | Path, *, metrics: dict[str, Any], histories: dict[s
         f"<style>{CSS}</style></head><body><h1>ivgr demo: iVGR on a synthetic fine-grained world</h1>"
         f"<p>Held-out scenes: {sum(metrics.get('test_questions', {}).values())} "
         f"({html.escape(str(metrics.get('test_questions', {})))}). Wall times: {html.escape(wall_line)}.</p>"
-        f"<h2>Accuracy</h2>{_table(metrics)}{_cold_start_line(metrics.get('sft', {}))}"
+        f"<h2>Accuracy</h2>{_table(metrics)}{_cold_start_line(metrics.get('sft', {}))}{_moved_box_line(metrics)}"
         f"<h2>Reward curves per stream</h2><img alt='reward curves' src='{reward_curves(histories)}'>"
         f"<h2>Rollout archive growth</h2><img alt='archive growth' src='{archive_growth(histories)}'>"
         f"<h2>Example scenes</h2>{_examples(evals, Path(test_dir), n_examples)}"

@@ -31,6 +31,14 @@ class ScorerConfig:
     textual_consistency_weight: float = field(
         default=1.0, metadata={"help": "Weight of consistency with the archived grounded reasoning."}
     )
+    # Deviation: a textual rollout whose text carries a box (a tag, a fragment of one, or an
+    # [x1,y1,x2,y2] list) scores 0; the authors do not check, and a policy trained on both streams
+    # can answer "textually" through the grounded stream's boxes (docs/scoring.md#box-free-textual-reasoning);
+    # option textual_box_free.
+    textual_box_free: bool = field(
+        default=True,
+        metadata={"help": "Score a textual rollout 0 when its text carries a box or box fragment (authors: no check)."},
+    )
     # --- single stream: R = format + 1.5 * accuracy ---
     single_format_weight: float = field(default=1.0, metadata={"help": "Weight of the format term, single stream."})
     single_accuracy_weight: float = field(default=1.5, metadata={"help": "Weight of accuracy, single stream (authors: 1.5)."})

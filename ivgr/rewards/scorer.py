@@ -41,6 +41,7 @@ from ivgr.parsing import (
 from ivgr.prompts.streams import STREAMS
 from ivgr.rewards.config import ScorerConfig
 from ivgr.rewards.terms import (
+    box_free_reward,
     box_iou_reward,
     box_valid_reward,
     has_duplicate_boxes,
@@ -53,10 +54,10 @@ if TYPE_CHECKING:  # the protocol only; importing ivgr.judges here would tie the
 
 logger = logging.getLogger(__name__)
 
-TERMS = ("format", "accuracy", "box_valid", "box_iou", "consistency")
+TERMS = ("format", "accuracy", "box_valid", "box_iou", "consistency", "box_free")
 STREAM_TERMS = {
     "grounded": ("format", "box_valid", "box_iou", "accuracy"),
-    "textual": ("format", "accuracy", "consistency"),
+    "textual": ("format", "accuracy", "consistency", "box_free"),
     "single": ("format", "accuracy"),
 }
 
@@ -93,12 +94,19 @@ class RolloutScore:
     box_valid: float | None = None
     box_iou: float | None = None
     consistency: float | None = None
+    box_free: float | None = None  # textual stream, with textual_box_free: 0 multiplies the total to 0
     reference: str | None = None
     judge_errors: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        """The `ivgr score` output object (field order as in docs/scoring.md, `ivgr score`)."""
-        return asdict(self)
+        """The `ivgr score` output object (field order as in docs/scoring.md, `ivgr score`).
+
+        `box_free` is left out: the output keys are a fixed contract (docs/CONTRACTS.md), and
+        its effect shows in `total` (0 for a textual row that carries a box).
+        """
+        out = asdict(self)
+        del out["box_free"]
+        return out
 
 
 @dataclass
@@ -274,17 +282,20 @@ class Scorer:
                     unstarted.close()  # cancelled before its turn: never awaited, and no warning
         references = dict(zip(consistency, judged[: len(consistency)], strict=True))
         weights = {stream: self.config.weights(stream) for stream in {r.stream for r in rollouts}}
+        check_box_free = self.config.textual_box_free
         scores = []
         for k, (r, text, acc) in enumerate(zip(rollouts, texts, judged[len(consistency):], strict=True)):
             ref, cons = references.get(k, (None, None))
             fmt = 1.0 if format_ok_normalized(text) else 0.0  # `text` is normalised already
             terms = {"format": fmt, "accuracy": acc.score, "consistency": cons.score if cons else None}
+            box_free = box_free_reward(text) if check_box_free and r.stream == "textual" else None
             scores.append(
                 RolloutScore(
                     sample_id=r.sample_id, stream=r.stream, step=step,
-                    total=weighted_total(terms, weights[r.stream]),
+                    total=weighted_total(terms, weights[r.stream]) * (1.0 if box_free is None else box_free),
                     format=fmt, accuracy=acc.score,
                     consistency=cons.score if cons else None,
+                    box_free=box_free,
                     reference=ref,
                     judge_errors=acc.errors + (cons.errors if cons else 0),
                 )

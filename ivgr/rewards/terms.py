@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from ivgr.geometry import Box, iou, is_valid_box
-from ivgr.parsing import format_ok, parse_box
+from ivgr.parsing import format_ok, has_box_trace, parse_box
 
 
 def format_reward(text: str, *, normalize_mode: str = "tags") -> float:
@@ -25,6 +25,20 @@ def format_reward(text: str, *, normalize_mode: str = "tags") -> float:
     (1.0, 0.0)
     """
     return 1.0 if format_ok(text, mode=normalize_mode) else 0.0
+
+
+def box_free_reward(text: str) -> float:
+    """R_box_free = 1 if the text carries no box (no box tag or fragment of one, no `[x1,y1,x2,y2]`), else 0.
+
+    Textual stream only, where it multiplies the stream's total: R^t = R_box_free · (R_format +
+    R_acc + R_consistency). The authors do not check (docs/scoring.md#box-free-textual-reasoning).
+
+    >>> box_free_reward("<think>the ball is blue</think><answer>blue</answer>")
+    1.0
+    >>> box_free_reward("<think>the ball is4797,797,461,961]</box> blue</think><answer>blue</answer>")
+    0.0
+    """
+    return 0.0 if has_box_trace(text) else 1.0
 
 
 def has_duplicate_boxes(
@@ -145,6 +159,7 @@ def weighted_total(terms: Mapping[str, float | None], weights: Mapping[str, floa
 
 
 __all__ = [
+    "box_free_reward",
     "box_iou_reward",
     "box_valid_reward",
     "format_reward",

@@ -30,7 +30,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-TERMS = ("format", "accuracy", "box_valid", "box_iou", "consistency")
+TERMS = ("format", "accuracy", "box_valid", "box_iou", "consistency", "box_free")
 STREAMS = ("grounded", "textual", "single")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-MODEL_KEYS = {"textual_accuracy", "grounded_accuracy", "grounded_box_iou", "format_rate"}
+MODEL_KEYS = {"textual_accuracy", "grounded_accuracy", "grounded_box_iou", "format_rate", "textual_box_trace_rate"}
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from eval_fixture_builders import write_pope, write_vstar
 from typer.testing import CliRunner
 
 from ivgr.cli import app
+from ivgr.parsing import has_box_trace
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +64,8 @@ def test_eval_runs_two_benchmarks_in_each_mode_and_prints_the_paper_table(world,
     assert {b: v["counts"]["items"] for b, v in res["benchmarks"].items()} == {"vstar": 2, "pope": 2}
     preds = [json.loads(x) for x in (root / f"{mode}.predictions.jsonl").read_text().splitlines()]
     assert [p["mode"] for p in preds] == [mode] * 4
+    assert res["benchmarks"]["vstar"]["counts"]["textual_box_trace"] == (
+        sum(has_box_trace(p["completion"]) for p in preds[:2]) if mode == "textual" else 0)
     if mode == "tool":  # a random model predicts no boxes: the textual fallback is counted
         assert res["benchmarks"]["vstar"]["counts"]["tool_fallback"] == sum(p["tool_fallback"] for p in preds[:2])
 

@@ -161,3 +161,21 @@ def test_judge_is_asked_only_for_unparseable_answers_and_counted(tmp_path):
     counts = res["benchmarks"]["vstar"]["counts"]
     assert counts["unparsed"] == 2 and counts["judge_used"] == 2
     assert res["benchmarks"]["vstar"]["scores"]["vlmevalkit"].get("judge_used") is None  # ivgr profile only
+
+
+class BoxLeakingEngine(FakeEngine):
+    """Answers "A"; every other textual completion carries a box fragment."""
+
+    def run(self, reqs, *, mode):
+        texts = ["<think>the cup is4797,797,461,961]</box> a</think><answer>A</answer>",
+                 "<think>the cup is a</think><answer>A</answer>"]
+        return [InferenceResult(mode=mode, completion=texts[int(r.request_id) % 2], reasoning="t", answer="A",
+                                image_size=r.image.size, model_size=(56, 56)) for r in reqs]
+
+
+def test_textual_answers_that_carry_a_box_are_counted_and_still_scored(tmp_path):
+    write_vstar(tmp_path / "v", ROWS)
+    res = run_eval([("vstar", tmp_path / "v")], settings(), tmp_path / "run" / "results.json", engine=BoxLeakingEngine())
+    vstar = res["benchmarks"]["vstar"]
+    assert vstar["counts"]["textual_box_trace"] == 3  # items 0, 2, 4
+    assert vstar["scores"]["ivgr"]["headline"] == 60.0  # scored like any answer (the paper's textual mode)

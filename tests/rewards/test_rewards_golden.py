@@ -11,6 +11,8 @@ a849d1c (before the issue 14 CPU cuts) with
 The judge is a real loopback OpenAI-compatible server whose verdicts are a fixed function of
 the fenced texts (some replies unparseable, so fallbacks and judge_errors are covered too), and
 the offline rules judge. Values are compared exactly (floats survive JSON unchanged).
+Re-recorded once since, when `textual_box_free` came with two textual rows that carry a box
+(rows 196-197): every value of the 195 earlier rows stayed as recorded at a849d1c.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ GOLDEN = Path(__file__).with_name("golden_scores.json")
 SETTINGS: dict[str, dict[str, Any]] = {
     "default": {},
     "authors": {"normalize_mode": "authors", "box_syntax": "authors", "box_duplicate_all_pairs": False,
-                "box_duplicates_zero_iou": True, "archive_require_format": False},
+                "box_duplicates_zero_iou": True, "archive_require_format": False, "textual_box_free": False},
 }
 JUDGES = ("openai", "rules")
 _FENCE = re.compile(r"<<<([A-Z]+)-[0-9a-f]+>>>\n(.*?)\n<<<END-\1-[0-9a-f]+>>>", re.DOTALL)
@@ -93,6 +95,10 @@ def edge_rows() -> list[dict[str, Any]]:
                   completion=c)
              for c in ("<think>sum</think><answer>3/4</answer>", "<think>sum</think><answer>0.75</answer>",
                        "<think>sum</think><answer>$\\frac{3}{4}$</answer>", "<think>sum</think><answer>two</answer>")]
+    # Textual rows that carry a box, whole or a fragment of one (textual_box_free).
+    rows += [dict(sample_id="e0", stream="textual", question=q, answer="red", completion=c)
+             for c in ("<think>the mug <box>[10,10,60,50]</box> is red</think><answer>red</answer>",
+                       "<think>the mug is4797,797,461,961]</box> red</think><answer>red</answer>")]
     return rows
 
 
@@ -136,7 +142,7 @@ def _score_golden_rows() -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]
 
 def test_every_reward_term_equals_the_recorded_value():
     golden, got = _score_golden_rows()
-    assert len(golden["rows"]) == 195 and set(got) == set(golden["expected"])
+    assert len(golden["rows"]) == 197 and set(got) == set(golden["expected"])
     assert differences(golden["expected"], got) == []
 
 
@@ -164,6 +170,9 @@ def test_the_golden_rows_reach_every_kind_of_outcome():
     assert any(r["box_iou"] is None for r in rows if r["stream"] == "grounded")
     assert len({r["box_valid"] for r in rows if r["box_valid"] is not None}) >= 3
     assert len({r["consistency"] for r in expected["openai/default"] if r["consistency"] is not None}) >= 4
+    boxed = expected["rules/default"][-2:]  # textual rows that carry a box: right, well formed, total 0
+    assert all(r["stream"] == "textual" and r["accuracy"] == r["format"] == 1.0 and r["total"] == 0.0 for r in boxed)
+    assert all(r["total"] > 2.0 for r in expected["rules/authors"][-2:])
     assert any(r["reference"] for r in rows) and expected["openai/default"] != expected["rules/default"]
     assert expected["openai/default"] != expected["openai/authors"]
 

@@ -125,6 +125,31 @@ def test_textual_row_without_think_gets_zero_consistency_and_no_judge_call():
     assert [name for name, _ in judge.calls] == ["accuracy"]
 
 
+@pytest.mark.parametrize("think", [
+    "the cup <box>[0,0,10,10]</box> is red",  # a whole box
+    "the cup is4797,797,461,961]</box> red",  # a fragment no box parser reads (seen in ivgr demo)
+    "the cup at [0, 0, 10, 10] is red",  # a bare coordinate list
+])
+def test_textual_row_that_carries_a_box_scores_zero_with_its_terms_reported(think):
+    scorer, _, _ = make()
+    scorer.score_batch([grounded("q", "red", "[0,0,10,10]", think="the cup is red")], step=0)
+    [t] = scorer.score_batch([textual("q", think=think)], step=1)
+    assert (t.format, t.accuracy, t.box_free) == (1.0, 1.0, 0.0) and t.consistency is not None
+    assert t.total == 0.0
+    [clean] = scorer.score_batch([textual("q", think="the cup is red")], step=1)
+    assert clean.box_free == 1.0 and clean.total == 3.0
+    assert scorer.metrics([t, clean])["reward/textual/box_free"] == 0.5
+    assert "box_free" not in t.to_dict()  # `ivgr score`'s output keys are a contract; the total shows it
+
+
+def test_textual_box_free_off_restores_the_authors_total():
+    scorer, _, _ = make(textual_box_free=False)
+    [t] = scorer.score_batch([textual("q", think="the cup is4797,797,461,961]</box> red")], step=0)
+    assert t.box_free is None and t.total == 2.0  # format + accuracy; no reference yet
+    [g] = make()[0].score_batch([grounded("q", "red", "[0,0,10,10]")], step=0)
+    assert g.box_free is None  # grounded rollouts carry boxes by design
+
+
 def test_zero_consistency_weight_skips_the_consistency_judge_call():
     # Issue 12.7: the "w/o consistency" ablation (use_consistency: false -> weight 0) still
     # paid for one consistency call per textual rollout.
