@@ -472,11 +472,10 @@ def moved_box_probe(model_path: Path, test_dir: Path, settings: DemoSettings) ->
     stops before the box, so the model writes its own. Only where a colour names one object (a
     test world with distinct colours); {} otherwise.
     """
-    from PIL import Image
-
     from ivgr.data.prepared import read_prepared
     from ivgr.data.synthetic import box_text, frame_box, grounded_cot, scenes_of
     from ivgr.inference import InferenceEngine
+    from ivgr.inference.engine import load_image
     from ivgr.parsing import extract_answer
     from ivgr.prompts import stream_prompt
 
@@ -499,15 +498,17 @@ def moved_box_probe(model_path: Path, test_dir: Path, settings: DemoSettings) ->
     engine = InferenceEngine(model_path, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
                              batch_size=settings.eval_batch_size, dtype="float32", prompt_style=settings.prompt_style)
 
+    inputs = [(stream_prompt("grounded", s.question, frame=engine.frame, style=engine.prompt_style),
+               [engine.resize(load_image(test_dir / s.image))]) for s, *_ in cases]  # both passes read them
+    size = settings.eval_batch_size
+
     def follow_rate(prefixes: list[str]) -> float:
         named = 0
-        for start in range(0, len(cases), settings.eval_batch_size):
-            chunk = cases[start:start + settings.eval_batch_size]
-            batch = [(stream_prompt("grounded", s.question, frame=engine.frame, style=engine.prompt_style),
-                      [engine.resize(Image.open(test_dir / s.image).convert("RGB"))]) for s, *_ in chunk]
-            texts = engine.backend.generate(batch, max_new_tokens=settings.eval_max_new_tokens, temperature=0.0,
-                                            prefixes=prefixes[start:start + len(chunk)])
-            named += sum(normalise_answer(extract_answer(t)) == colour for t, (*_, colour) in zip(texts, chunk))
+        for start in range(0, len(cases), size):
+            texts = engine.backend.generate(inputs[start:start + size], max_new_tokens=settings.eval_max_new_tokens,
+                                            temperature=0.0, prefixes=prefixes[start:start + size])
+            named += sum(normalise_answer(extract_answer(t)) == colour
+                         for t, (*_, colour) in zip(texts, cases[start:start + size], strict=True))
         return named / len(cases)
 
     return {"moved_box_follow_rate": follow_rate([before + moved for _, before, moved, _ in cases]),

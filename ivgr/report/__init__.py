@@ -108,7 +108,7 @@ def _table(metrics: dict[str, Any]) -> str:
     constant = metrics.get("box_iou_constant_baseline")
     body = [f"<tr><td>chance (best constant box for IoU)</td><td>{metrics.get('chance_accuracy', 0):.3f}</td>"
             f"<td>{metrics.get('chance_accuracy', 0):.3f}</td>"
-            f"<td>{'-' if constant is None else f'{constant:.3f}'}</td><td>-</td><td>-</td></tr>"]
+            f"<td>{'-' if constant is None else f'{constant:.3f}'}</td>" + "<td>-</td>" * (len(TABLE_KEYS) - 3) + "</tr>"]
     for name, values in rows:
         cells = "".join(f"<td>{values.get(k, float('nan')):.3f}</td>" for k, _ in TABLE_KEYS)
         body.append(f"<tr><td>{html.escape(name)}</td>{cells}</tr>")

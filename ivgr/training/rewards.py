@@ -28,10 +28,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivgr.rewards.scorer import TERMS  # one list of reward terms, the scorer's
+
 logger = logging.getLogger(__name__)
 
-TERMS = ("format", "accuracy", "box_valid", "box_iou", "consistency", "box_free")
-STREAMS = ("grounded", "textual", "single")
 
 
 def completion_text(completion: Any) -> str:
