@@ -123,7 +123,7 @@ def _key_type(key: str) -> Any:
 # Deviation: the demo trains a 0.9M-parameter model from scratch on a CPU, so its settings differ from
 # the authors' 7B run: a tiny Qwen3-VL (its vision tower's learned position embedding lets boxes follow
 # the target), compact prompts, an answer-weighted SFT loss, mRoPE theta 10, a cold start that stops
-# once the grounded stream reads and boxes the validation split, GRPO with N=8, temperature 0.7, lr 5e-5
+# once the grounded stream reads and boxes the validation split, GRPO with N=8, lr 5e-5
 # and batch-scaled advantages (why: docs/DEMO_RESULTS.md); options prompt_style, sft*, model.*, rl.*.
 @dataclass
 class DemoSettings:
