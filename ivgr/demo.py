@@ -44,6 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_VARIANTS = ("ivgr", "no_consistency")
 MODES = ("textual", "grounded")
+COLOUR_QTYPES = ("colour", "colour_choice", "colour_at", "colour_check")  # questions about one object's colour
 
 
 DEFAULTS = Path(__file__).with_name("demo.yaml")  # the default run's settings; ships in the package
@@ -417,6 +418,26 @@ def normalise_answer(text: str | None) -> str:
     return re.sub(r"[^a-z]+", " ", (text or "").lower()).strip()
 
 
+def stated_colour(reasoning: str | None) -> str | None:
+    """The colour a reasoning concludes with: its last colour word (the world's CoTs end "... is red ."), or None."""
+    from ivgr.data.synthetic import COLOURS
+
+    words = [w for w in normalise_answer(reasoning).split() if w in COLOURS]
+    return words[-1] if words else None
+
+
+def _target_colours(samples: list, settings: DemoSettings) -> list[str | None]:
+    """Per held-out sample, the colour of the object a colour question is about (None for other
+    questions, or when the sample is not a scene of the settings' test world)."""
+    from ivgr.data.synthetic import scenes_of
+
+    scenes = scenes_of(samples, _world_cfg(settings, "test"))
+    return [scene.objects[scene.targets[0]].colour
+            if (scene.question, scene.answer) == (s.question, s.answer)
+            and scene.qtype in COLOUR_QTYPES and len(scene.targets) == 1 else None
+            for s, scene in zip(samples, scenes, strict=True)]
+
+
 def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
                    modes: tuple[str, ...] = MODES) -> dict[str, Any]:
     """Greedy passes (textual and grounded by default) on a held-out split; metrics plus per-sample outputs."""
@@ -442,6 +463,13 @@ def evaluate_model(model_path: Path, test_dir: Path, settings: DemoSettings,
             traced = [has_box_trace(r.completion) for r in results]
             metrics["textual_box_trace_rate"] = sum(traced) / len(samples)
             correct = [c and not t for c, t in zip(correct, traced, strict=True)]
+            # Whether the box-free reasoning names the target's colour: on a yes/no question ("Is the
+            # leftmost object red?") the answer cannot show it, and it is what the consistency judge checks.
+            named = [stated_colour(r.reasoning) == colour and not t
+                     for r, t, colour in zip(results, traced, _target_colours(samples, settings), strict=True)
+                     if colour is not None]
+            if named:
+                metrics["textual_reasoning_colour_rate"] = sum(named) / len(named)
         metrics[f"{mode}_accuracy"] = sum(correct) / len(samples)
         metrics[f"{mode}_format_rate"] = sum(format_ok(r.completion) for r in results) / len(samples)
         if mode == "grounded":
