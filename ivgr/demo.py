@@ -44,7 +44,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 DEFAULT_VARIANTS = ("ivgr", "no_consistency")
 MODES = ("textual", "grounded")
-COLOUR_QTYPES = ("colour", "colour_choice", "colour_at", "colour_check")  # questions about one object's colour
+COLOUR_ANSWER_QTYPES = ("colour", "colour_choice", "colour_at")  # the answer is one object's colour
+COLOUR_QTYPES = (*COLOUR_ANSWER_QTYPES, "colour_check")  # questions about one object's colour (yes/no too)
 
 
 DEFAULTS = Path(__file__).with_name("demo.yaml")  # the default run's settings; ships in the package
@@ -514,7 +515,7 @@ def moved_box_probe(model_path: Path, test_dir: Path, settings: DemoSettings) ->
     frame = _frame(settings)
     cases = []  # (sample, prefix before the box, the moved box, colour of the moved-to object)
     for sample, scene in zip(samples, scenes_of(samples, cfg), strict=True):
-        if scene.qtype not in ("colour", "colour_at", "colour_choice") or len(scene.targets) != 1:
+        if scene.qtype not in COLOUR_ANSWER_QTYPES or len(scene.targets) != 1:
             continue
         target = scene.targets[0]
         other = scene.objects[(target + 1) % len(scene.objects)]
